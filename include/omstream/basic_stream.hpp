@@ -1,0 +1,235 @@
+// omstream::stream<Storage, Emitter>: a named stream seen through one
+// storage and one emitter, composed at compile time. Producers append;
+// consumers receive windows through apply() (blocking) or poll() (one step).
+// A handle serves one thread at a time: open one per consumer thread.
+#pragma once
+
+#include <omstream/clock.hpp>
+#include <omstream/concepts.hpp>
+#include <omstream/detail/claim.hpp>
+#include <omstream/detail/futex.hpp>
+#include <omstream/detail/names.hpp>
+#include <omstream/detail/spin_lock.hpp>
+#include <omstream/emitter/count.hpp>
+#include <omstream/error.hpp>
+#include <omstream/metadata.hpp>
+#include <omstream/options.hpp>
+#include <omstream/window.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <ranges>
+#include <span>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace omstream {
+
+template <class Storage, class Emitter = count_window>
+class stream {
+    static_assert(check_storage<Storage>());
+    static_assert(check_emitter<Emitter, typename Storage::record_type>());
+
+public:
+    using storage_type = Storage;
+    using emitter_type = Emitter;
+    using record_type = typename Storage::record_type;
+    using clock_type = typename Emitter::clock_type;
+    using time_point = typename clock_type::time_point;
+
+    // Opens the stream `name`, creating it at first access (S1). Options are
+    // named (`omstream::size = 5`) and may come in any order; one that
+    // neither the storage nor the emitter takes does not compile.
+    template <class... Options>
+    static stream open(std::string_view name, option_value<Options>... options) {
+        (detail::check_option_taken<Options, stream_options, typename Storage::accepted_options,
+                                    typename Emitter::accepted_options>(),
+         ...);
+        const auto set = make_options(std::move(options)...);
+        return stream(Storage::open(name, set), make_emitter(set),
+                      set.template get<group_option>("default"),
+                      set.template get<timeout_option>(std::chrono::nanoseconds(-1)));
+    }
+
+    stream(stream&&) noexcept = default;
+    stream& operator=(stream&&) noexcept = default;
+
+    // --- producing (S4, S13) -------------------------------------------------
+
+    // Appends one record; waits while a bounded storage is full, at most the
+    // `timeout` option (then errc::full).
+    void append(const record_type& record) {
+        storage_.append(std::span<const record_type>(&record, 1), now_ns(), timeout_);
+    }
+
+    // Appends a batch with one claim and one publish: consumers see all of it
+    // or none of it.
+    template <std::ranges::forward_range Range>
+        requires(!std::convertible_to<const Range&, const record_type&>) &&
+                std::convertible_to<std::ranges::range_reference_t<const Range&>, const record_type&>
+    void append(const Range& records) {
+        storage_.append(records, now_ns(), timeout_);
+    }
+
+    // Like append, but returns false at once instead of waiting for room.
+    bool try_append(const record_type& record) {
+        return storage_.try_append(std::span<const record_type>(&record, 1), now_ns());
+    }
+    template <std::ranges::forward_range Range>
+        requires(!std::convertible_to<const Range&, const record_type&>) &&
+                std::convertible_to<std::ranges::range_reference_t<const Range&>, const record_type&>
+    bool try_append(const Range& records) {
+        return storage_.try_append(records, now_ns());
+    }
+
+    // --- consuming (S5-S12) --------------------------------------------------
+
+    // Delivers at most one window to `fn` and commits it when `fn` returns
+    // (S9); never blocks. Returns whether it delivered one. If `fn` throws,
+    // nothing is committed and the same records come again.
+    template <class Fn>
+    bool poll(Fn&& fn) {
+        auto claim = next_window();
+        if (!claim.ready) return false;
+        deliver(claim, fn);
+        return true;
+    }
+
+    // Delivers windows to `fn` until stop() or a stop request on `token`.
+    // Sleeps while nothing is ready, until a record arrives or the emitter's
+    // deadline passes (S11).
+    template <class Fn>
+    void apply(Fn&& fn, std::stop_token token = {}) {
+        auto& signal = storage_.consumer_signal();
+        auto wake = [&signal] { signal.wake_always(); };
+        std::stop_callback on_token(token, wake);
+        const auto own = stop_.get_token();
+        std::stop_callback on_stop(own, wake);
+        auto stopped = [&] { return token.stop_requested() || own.stop_requested(); };
+
+        while (!stopped()) {
+            auto claim = next_window();
+            for (int spin = 0; !claim.ready && spin < spin_attempts; ++spin) {
+                detail::cpu_relax();
+                claim = next_window();
+            }
+            if (!claim.ready) {
+                const std::uint32_t seen = signal.epoch();
+                signal.enter();
+                if (!stopped()) claim = next_window();  // re-check now that producers will wake us
+                if (!claim.ready && !stopped()) signal.sleep(seen, sleep_limit());
+                signal.leave();
+            }
+            if (claim.ready) deliver(claim, fn);
+        }
+    }
+
+    // Ends apply() on this handle, now and for good.
+    void stop() noexcept { stop_.request_stop(); }
+
+    // --- inspecting ----------------------------------------------------------
+
+    // The records the storage holds, oldest first, each marked processed or not
+    // for this handle's group (S10).
+    std::vector<buffered_entry<record_type>> buffer() { return storage_.buffer(group_name_); }
+    stream_metadata metadata() { return storage_.metadata(); }
+
+    const std::string& name() const noexcept { return storage_.name(); }
+    const std::string& group() const noexcept { return group_name_; }
+    const Emitter& emitter() const noexcept { return emitter_; }
+    Storage& storage() noexcept { return storage_; }
+
+private:
+    static constexpr int spin_attempts = 64;
+    using claim_type = typename Storage::claim_type;
+
+    stream(Storage storage, Emitter emitter, std::string group, std::chrono::nanoseconds timeout)
+        : storage_(std::move(storage)),
+          emitter_(std::move(emitter)),
+          group_name_(std::move(group)),
+          timeout_(timeout) {
+        detail::check_stream_name(group_name_);  // group names follow the stream name rules
+    }
+
+    template <class Options>
+    static Emitter make_emitter(const Options& options) {
+        if constexpr (requires { Emitter::from_options(options); }) {
+            return Emitter::from_options(options);
+        } else {
+            return Emitter{};
+        }
+    }
+
+    static std::int64_t now_ns() { return detail::to_ns<clock_type>(clock_type::now()); }
+
+    // Consumers join their group at first use, so that producers never hold
+    // records back for a group of their own.
+    typename Storage::group_handle joined() {
+        if (!joined_) {
+            const auto initial = emitter_.start(clock_type::now());
+            group_ = storage_.join(group_name_, std::as_bytes(std::span(&initial, 1)));
+            joined_ = true;
+        }
+        return group_;
+    }
+
+    claim_type next_window() {
+        const auto group = joined();
+        const time_point now = clock_type::now();
+        deadline_ = time_point::max();
+        auto pick = [&](const window<record_type>& pending, std::span<std::byte, max_emitter_state> bytes) {
+            typename Emitter::state_type state;
+            std::memcpy(&state, bytes.data(), sizeof state);
+            const decision<clock_type> d = emitter_.next(pending, state, now);
+            if (d.what == action::wait) {
+                deadline_ = d.deadline;
+            } else {
+                std::memcpy(bytes.data(), &state, sizeof state);
+            }
+            return detail::picked{d.what, d.count};
+        };
+        return storage_.claim(group, detail::to_ns<clock_type>(now), buffers_, pick);
+    }
+
+    template <class Fn>
+    void deliver(const claim_type& claim, Fn& fn) {
+        static_assert(std::is_invocable_v<Fn&, const window<record_type>&>,
+                      "omstream: the callback must accept `const omstream::window<T>&`");
+        try {
+            std::invoke(fn, claim.window);
+        } catch (...) {
+            storage_.abandon(group_, claim.ticket);
+            throw;
+        }
+        storage_.commit(group_, claim.ticket);
+    }
+
+    // How long to sleep when nothing is ready: until the emitter's deadline,
+    // or until a record arrives. A manual clock does not move by itself, so
+    // waiting on one only naps.
+    std::chrono::nanoseconds sleep_limit() const {
+        if constexpr (is_manual_clock_v<clock_type>) {
+            return std::chrono::milliseconds(1);
+        } else {
+            if (deadline_ == time_point::max()) return std::chrono::nanoseconds(-1);
+            const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline_ - clock_type::now());
+            return std::max(left, std::chrono::nanoseconds::zero());
+        }
+    }
+
+    Storage storage_;
+    Emitter emitter_;
+    std::string group_name_;
+    std::chrono::nanoseconds timeout_;
+    typename Storage::group_handle group_{};
+    bool joined_ = false;
+    detail::claim_buffers buffers_;
+    time_point deadline_ = time_point::max();
+    std::stop_source stop_;
+};
+
+}  // namespace omstream

@@ -1,0 +1,70 @@
+// The frame: how one record sits in storage, shared by every storage. A
+// 24-byte header then the payload, padded to 8 bytes. Writers fill the frame
+// and store the length word last, with release ordering: the length word is
+// the commit flag, so a reader that sees it set also sees the whole record.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+namespace omstream::detail {
+
+struct frame_header {
+    std::uint32_t length;    // commit word: see the flags below; 0 = not yet written
+    std::uint32_t checksum;  // CRC-32C of the payload where the storage checks it, else 0
+    std::uint64_t seq;       // S4: dense per stream
+    std::int64_t created;    // S4: nanoseconds since the clock's epoch
+};
+static_assert(sizeof(frame_header) == 24);
+
+inline constexpr std::uint32_t frame_committed = 0x8000'0000u;
+// A committed frame that holds no record: skipped by readers (the rest of a
+// chunk, or the slot of a writer that died before committing).
+inline constexpr std::uint32_t frame_padding = 0x4000'0000u;
+inline constexpr std::uint32_t frame_length_mask = 0x3fff'ffffu;
+inline constexpr std::size_t frame_alignment = 8;
+inline constexpr std::size_t max_payload = frame_length_mask;
+
+constexpr std::size_t frame_size(std::size_t payload) noexcept {
+    return sizeof(frame_header) + ((payload + frame_alignment - 1) & ~(frame_alignment - 1));
+}
+
+inline std::atomic_ref<std::uint32_t> length_word(std::byte* frame) noexcept {
+    return std::atomic_ref<std::uint32_t>(reinterpret_cast<frame_header*>(frame)->length);
+}
+
+inline std::uint32_t load_length(const std::byte* frame) noexcept {
+    return length_word(const_cast<std::byte*>(frame)).load(std::memory_order_acquire);
+}
+
+inline void publish(std::byte* frame, std::uint32_t payload_length) noexcept {
+    length_word(frame).store(frame_committed | payload_length, std::memory_order_release);
+}
+
+inline const frame_header& header_of(const std::byte* frame) noexcept {
+    return *reinterpret_cast<const frame_header*>(frame);
+}
+
+inline std::span<const std::byte> payload_of(const std::byte* frame) noexcept {
+    const auto length = header_of(frame).length & frame_length_mask;
+    return {frame + sizeof(frame_header), length};
+}
+
+// Bytes from this committed frame to the next one.
+inline std::size_t stride_of(const std::byte* frame) noexcept {
+    return frame_size(header_of(frame).length & frame_length_mask);
+}
+
+// A run of committed frames that are contiguous in memory. Windows are made
+// of one or more spans (a ring wraps, a log rolls segments).
+struct frame_span {
+    const std::byte* first = nullptr;
+    const std::byte* last = nullptr;  // one past the last frame
+    std::size_t count = 0;            // records (padding frames excluded)
+    std::size_t first_index = 0;      // index of the span's first record in the window
+};
+
+}  // namespace omstream::detail

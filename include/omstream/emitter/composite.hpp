@@ -1,0 +1,83 @@
+// first_of<E...>: a window as soon as any of its emitters has one, "100
+// records or 1 s, whichever comes first". When one emitter emits, the others
+// start over from now, so `first_of<count_window, relaxed_time_window>` means
+// "size records, or interval since the last window". The child emitters and
+// their states live in Hana tuples; options are routed to every child that
+// takes them.
+#pragma once
+
+#include <omstream/concepts.hpp>
+
+#include <boost/hana/at.hpp>
+#include <boost/hana/concat.hpp>
+#include <boost/hana/flatten.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/unpack.hpp>
+
+#include <algorithm>
+#include <type_traits>
+#include <utility>
+
+namespace omstream {
+
+template <class... Emitters>
+struct first_of {
+    static_assert(sizeof...(Emitters) >= 1, "omstream: first_of needs at least one emitter");
+    static_assert((check_emitter<Emitters>() && ...));
+
+    using first_emitter = std::tuple_element_t<0, std::tuple<Emitters...>>;
+    using clock_type = typename first_emitter::clock_type;
+    static_assert((std::is_same_v<clock_type, typename Emitters::clock_type> && ...),
+                  "omstream: the emitters of first_of must share one clock_type");
+
+    using emitter_concept = emitter_tag;
+    using time_point = typename clock_type::time_point;
+    using accepted_options =
+        decltype(boost::hana::flatten(boost::hana::make_tuple(typename Emitters::accepted_options{}...)));
+    using state_type = boost::hana::tuple<typename Emitters::state_type...>;
+
+    boost::hana::tuple<Emitters...> emitters;
+
+    template <class Options>
+    static first_of from_options(const Options& options) {
+        return {boost::hana::make_tuple(Emitters::from_options(options)...)};
+    }
+
+    state_type start(time_point now) const {
+        return boost::hana::unpack(emitters, [&](const auto&... e) { return state_type{e.start(now)...}; });
+    }
+
+    template <class T>
+    decision<clock_type> next(const window<T>& pending, state_type& state, time_point now) const {
+        return next_from<T, 0>(pending, state, now, time_point::max());
+    }
+
+private:
+    template <class T, std::size_t I>
+    decision<clock_type> next_from(const window<T>& pending, state_type& state, time_point now,
+                                   time_point earliest) const {
+        if constexpr (I == sizeof...(Emitters)) {
+            return decision<clock_type>::wait(earliest);
+        } else {
+            using index = std::integral_constant<std::size_t, I>;
+            auto child_state = state[index{}];
+            auto d = emitters[index{}].next(pending, child_state, now);
+            if (d.what == action::wait)
+                return next_from<T, I + 1>(pending, state, now, std::min(earliest, d.deadline));
+            state[index{}] = child_state;
+            if (d.what == action::emit) restart_others<I>(state, now);
+            return d;
+        }
+    }
+
+    template <std::size_t Fired, std::size_t I = 0>
+    void restart_others(state_type& state, time_point now) const {
+        if constexpr (I < sizeof...(Emitters)) {
+            using index = std::integral_constant<std::size_t, I>;
+            if constexpr (I != Fired) state[index{}] = emitters[index{}].start(now);
+            restart_others<Fired, I + 1>(state, now);
+        }
+    }
+};
+
+}  // namespace omstream

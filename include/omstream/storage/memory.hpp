@@ -1,0 +1,151 @@
+// memory<T>: a stream held in the memory of one process (DESIGN.md §3), for
+// tests and pipelines inside one program. Named streams live in a
+// process-wide registry until remove(). Records are framed exactly as in the
+// shared storages, in chunks that never move, so windows are views into them.
+// Producers take a spin lock only to claim space and sequence numbers, then
+// write and publish outside it; consumers never block producers.
+#pragma once
+
+#include <omstream/clock.hpp>
+#include <omstream/concepts.hpp>
+#include <omstream/detail/futex.hpp>
+#include <omstream/detail/memory_log.hpp>
+#include <omstream/detail/names.hpp>
+#include <omstream/error.hpp>
+#include <omstream/metadata.hpp>
+#include <omstream/options.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace omstream {
+
+namespace detail {
+// One registry for every record type: a name is one stream, whatever T, so
+// that opening it with another type is caught (S3).
+struct memory_registry {
+    struct entry {
+        std::shared_ptr<void> log;
+        std::uint64_t fingerprint;
+        std::string layout;
+    };
+    std::mutex mutex;
+    std::map<std::string, entry, std::less<>> streams;
+
+    static memory_registry& instance() {
+        static memory_registry registry;
+        return registry;
+    }
+};
+}  // namespace detail
+
+template <class T>
+class memory {
+    static_assert(check_record<T>());
+
+public:
+    using storage_concept = storage_tag;
+    using record_type = T;
+    using group_handle = detail::memory_group*;
+    using claim_type = detail::log_claim<T>;
+    using accepted_options = boost::hana::tuple<boost::hana::type<capacity_option>,
+                                                boost::hana::type<keep_option>,
+                                                boost::hana::type<max_age_option>>;
+    static constexpr std::string_view kind = "stream.memory";
+
+    // Creates the stream at first access, attaches afterwards (S1 names).
+    // Options are applied by the call that creates it.
+    template <class Options>
+    static memory open(std::string_view name, const Options& options) {
+        detail::check_stream_name(name);
+        detail::memory_log_settings settings;
+        settings.capacity = options.template get<capacity_option>(0);
+        settings.keep = options.template get<keep_option>(false);
+        settings.max_age = options.template get<max_age_option>(std::chrono::nanoseconds::zero());
+        settings.max_record_size =
+            options.template get<max_record_size_option>(detail::default_max_record_size);
+        if (settings.max_record_size == 0 || settings.max_record_size > detail::max_payload)
+            throw error(errc::invalid_option, "max_record_size must be between 1 and " +
+                                                  std::to_string(detail::max_payload) + " bytes");
+        if (settings.max_age < std::chrono::nanoseconds::zero())
+            throw error(errc::invalid_option, "max_age must not be negative");
+
+        auto& reg = registry();
+        std::lock_guard lock(reg.mutex);
+        auto it = reg.streams.find(std::string(name));
+        if (it != reg.streams.end()) {
+            const auto& found = it->second;
+            if (found.fingerprint != record_traits<T>::fingerprint())
+                throw error(errc::type_mismatch,
+                            "stream '" + std::string(name) + "' holds records of type " + found.layout +
+                                ", not " + record_traits<T>::layout() +
+                                "; open it with the type it was created with, or use another name");
+            return memory(std::static_pointer_cast<detail::memory_log<T>>(found.log));
+        }
+        auto log = std::make_shared<detail::memory_log<T>>(std::string(name), settings);
+        reg.streams.emplace(std::string(name),
+                            detail::memory_registry::entry{log, record_traits<T>::fingerprint(), record_traits<T>::layout()});
+        return memory(std::move(log));
+    }
+
+    // Forgets the named stream; handles still open keep it alive until closed.
+    static bool remove(std::string_view name) {
+        auto& reg = registry();
+        std::lock_guard lock(reg.mutex);
+        return reg.streams.erase(std::string(name)) != 0;
+    }
+
+    // Names of the memory streams of this process.
+    static std::vector<std::string> list() {
+        auto& reg = registry();
+        std::lock_guard lock(reg.mutex);
+        std::vector<std::string> names;
+        for (const auto& [name, entry] : reg.streams) names.push_back(name);
+        return names;
+    }
+
+    template <class Range>
+    void append(const Range& records, std::int64_t created_ns,
+                std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) {
+        log_->append(records, created_ns, timeout, false);
+    }
+    void append(const T* first, std::size_t n, std::int64_t created_ns) {
+        append(std::span<const T>(first, n), created_ns);
+    }
+    template <class Range>
+    bool try_append(const Range& records, std::int64_t created_ns) {
+        return log_->append(records, created_ns, std::chrono::nanoseconds::zero(), true);
+    }
+    bool try_append(const T* first, std::size_t n, std::int64_t created_ns) {
+        return try_append(std::span<const T>(first, n), created_ns);
+    }
+
+    group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
+        return log_->join(group, initial_state);
+    }
+    template <class Pick>
+    claim_type claim(group_handle group, std::int64_t now_ns, detail::claim_buffers& buffers, Pick&& pick) {
+        return log_->claim(group, now_ns, buffers, pick);
+    }
+    void commit(group_handle group, std::uint64_t ticket) { log_->finish(group, ticket, true); }
+    void abandon(group_handle group, std::uint64_t ticket) { log_->finish(group, ticket, false); }
+
+    detail::wait_word& consumer_signal() noexcept { return log_->consumer_signal(); }
+    std::vector<buffered_entry<T>> buffer(std::string_view group) { return log_->buffer(group); }
+    stream_metadata metadata() { return log_->metadata(); }
+    const std::string& name() const noexcept { return log_->name(); }
+
+private:
+    explicit memory(std::shared_ptr<detail::memory_log<T>> log) : log_(std::move(log)) {}
+
+    static detail::memory_registry& registry() { return detail::memory_registry::instance(); }
+
+    std::shared_ptr<detail::memory_log<T>> log_;
+};
+
+
+}  // namespace omstream
