@@ -66,7 +66,12 @@ constexpr bool check_record() {
 namespace detail {
 template <class T>
 std::string record_name() {
-    if constexpr (requires { codec<T>::name; }) {
+    if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, char>) {
+        return std::string(type_name<T>());
+    } else if constexpr (std::is_integral_v<T>) {
+        // One spelling per width, whatever the platform calls it.
+        return std::string(std::is_signed_v<T> ? "std::int" : "std::uint") + std::to_string(8 * sizeof(T)) + "_t";
+    } else if constexpr (requires { codec<T>::name; }) {
         return std::string(codec<T>::name);
     } else {
         return std::string(type_name<T>());

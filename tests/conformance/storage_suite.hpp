@@ -1,0 +1,403 @@
+// The storage conformance suite: one typed GoogleTest suite that every
+// storage runs. A storage joins by providing a family type with
+//   template <class T> using type = <storage of T>;
+//   static constexpr const char* name;
+//   static void remove(const std::string& stream);   // forget a stream
+// and adding it to the list in storage_conformance.cpp. The tests use only
+// the public stream API, so what passes here holds for every storage.
+#pragma once
+
+#include <omstream/stream.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace omstream::testing {
+
+struct named_record {
+    BOOST_HANA_DEFINE_STRUCT(named_record, (std::string, name), (std::int64_t, value));
+};
+
+template <class Family>
+class storage_suite : public ::testing::Test {
+protected:
+    template <class T>
+    using storage = typename Family::template type<T>;
+
+    // A name no other test uses, removed again when the test ends.
+    std::string fresh(const std::string& what = "s") {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        std::string name = std::string("conf-") + Family::name + "-" + info->name() + "-" + what;
+        std::replace(name.begin(), name.end(), '/', '-');
+        Family::remove(name);
+        names_.push_back(name);
+        return name;
+    }
+    void TearDown() override {
+        for (const auto& n : names_) Family::remove(n);
+    }
+
+    template <class T, class Emitter = count_window, class... Options>
+    static auto open(const std::string& name, option_value<Options>... options) {
+        return stream<storage<T>, Emitter>::open(name, options...);
+    }
+
+    // Every record the consumer can get now, window by window.
+    template <class Stream>
+    static std::vector<std::vector<typename Stream::record_type>> drain(Stream& s) {
+        std::vector<std::vector<typename Stream::record_type>> windows;
+        while (s.poll([&](const auto& w) { windows.emplace_back(w.begin(), w.end()); })) {
+        }
+        return windows;
+    }
+
+private:
+    std::vector<std::string> names_;
+};
+
+TYPED_TEST_SUITE_P(storage_suite);
+
+TYPED_TEST_P(storage_suite, open_creates_then_attaches) {
+    const auto name = this->fresh();
+    auto producer = this->template open<std::uint64_t>(name);
+    producer.append(7u);
+    auto consumer = this->template open<std::uint64_t>(name);
+    const auto windows = this->drain(consumer);
+    ASSERT_EQ(windows.size(), 1u);
+    EXPECT_EQ(windows[0][0], 7u);
+    EXPECT_EQ(consumer.metadata().name, name);
+}
+
+TYPED_TEST_P(storage_suite, sequence_numbers_are_dense_and_created_is_stamped) {
+    const auto name = this->fresh();
+    auto s = this->template open<std::uint64_t>(name, omstream::size = 5);
+    const auto before = std::chrono::system_clock::now();
+    for (std::uint64_t i = 0; i < 5; ++i) s.append(i * 10);
+    const auto after = std::chrono::system_clock::now();
+    std::vector<std::uint64_t> seqs;
+    ASSERT_TRUE(s.poll([&](const window<std::uint64_t>& w) {
+        for (auto e : w.entries()) {
+            seqs.push_back(e.seq());
+            EXPECT_EQ(e.data(), e.seq() * 10);
+            EXPECT_GE(e.created(), before);
+            EXPECT_LE(e.created(), after);
+        }
+    }));
+    EXPECT_EQ(seqs, (std::vector<std::uint64_t>{0, 1, 2, 3, 4}));
+}
+
+TYPED_TEST_P(storage_suite, variable_length_records_round_trip) {
+    const auto name = this->fresh("strings");
+    auto s = this->template open<std::string>(name, omstream::size = 3);
+    const std::vector<std::string> input{"", "a", std::string(1000, 'x')};
+    s.append(input);
+    const auto windows = this->drain(s);
+    ASSERT_EQ(windows.size(), 1u);
+    EXPECT_EQ(windows[0], input);
+
+    const auto name2 = this->fresh("structs");
+    auto r = this->template open<named_record>(name2, omstream::size = 2);
+    r.append(named_record{"alpha", 1});
+    r.append(named_record{std::string(300, 'b'), -2});
+    const auto got = this->drain(r);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0][0].name, "alpha");
+    EXPECT_EQ(got[0][1].name, std::string(300, 'b'));
+    EXPECT_EQ(got[0][1].value, -2);
+}
+
+TYPED_TEST_P(storage_suite, batch_append_is_published_at_once_and_in_order) {
+    const auto name = this->fresh();
+    auto s = this->template open<std::uint64_t>(name, omstream::size = 1000);
+    std::vector<std::uint64_t> batch(1000);
+    for (std::uint64_t i = 0; i < batch.size(); ++i) batch[i] = i;
+    s.append(batch);
+    const auto windows = this->drain(s);
+    ASSERT_EQ(windows.size(), 1u);
+    EXPECT_EQ(windows[0], batch);
+}
+
+TYPED_TEST_P(storage_suite, buffer_shows_entries_and_processed_flags) {
+    const auto name = this->fresh();
+    auto s = this->template open<std::uint64_t>(name, omstream::size = 2, omstream::keep = true);
+    for (std::uint64_t i = 0; i < 3; ++i) s.append(i);
+    ASSERT_TRUE(s.poll([](const auto&) {}));
+    const auto entries = s.buffer();
+    ASSERT_EQ(entries.size(), 3u);
+    EXPECT_TRUE(entries[0].processed);
+    EXPECT_TRUE(entries[1].processed);
+    EXPECT_FALSE(entries[2].processed);
+    EXPECT_EQ(entries[2].data, 2u);
+    EXPECT_EQ(entries[2].seq, 2u);
+    EXPECT_GT(entries[2].created_ns, 0);
+}
+
+TYPED_TEST_P(storage_suite, metadata_names_the_stream_type_and_groups) {
+    const auto name = this->fresh();
+    auto s = this->template open<std::uint64_t>(name, omstream::size = 2, omstream::group = "risk");
+    for (std::uint64_t i = 0; i < 5; ++i) s.append(i);
+    while (s.poll([](const auto&) {})) {
+    }
+    const auto m = s.metadata();
+    EXPECT_EQ(m.name, name);
+    EXPECT_EQ(m.kind, std::string(TypeParam::template type<std::uint64_t>::kind));
+    EXPECT_NE(m.record_type.find("std::uint64_t"), std::string::npos) << m.record_type;
+    EXPECT_EQ(m.fingerprint, record_traits<std::uint64_t>::fingerprint());
+    EXPECT_EQ(m.appended, 5u);
+    EXPECT_GT(m.created_ns, 0);
+    ASSERT_EQ(m.groups.size(), 1u);
+    EXPECT_EQ(m.groups[0].name, "risk");
+    EXPECT_EQ(m.groups[0].position, 4u);
+    EXPECT_EQ(m.groups[0].committed, 4u);
+    EXPECT_EQ(m.groups[0].windows, 2u);
+}
+
+TYPED_TEST_P(storage_suite, another_record_type_is_refused_naming_both) {
+    const auto name = this->fresh();
+    auto s = this->template open<std::uint64_t>(name);
+    try {
+        (void)this->template open<std::string>(name);
+        FAIL() << "opening with another record type must fail";
+    } catch (const omstream::error& e) {
+        EXPECT_EQ(e.code(), errc::type_mismatch);
+        EXPECT_NE(std::string(e.what()).find("std::uint64_t"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("std::string"), std::string::npos) << e.what();
+    }
+}
+
+TYPED_TEST_P(storage_suite, invalid_names_are_refused) {
+    const std::string too_long(201, 'a');
+    for (const std::string& bad : {std::string(), std::string(".hidden"), std::string("a/b"),
+                                  std::string("../escape"), std::string("sp ace"), std::string("tab\t"),
+                                  std::string("nul\0x", 5), std::string("ünï"), std::string("a*b"), too_long}) {
+        try {
+            (void)this->template open<int>(bad);
+            ADD_FAILURE() << "accepted '" << bad << "'";
+        } catch (const omstream::error& e) {
+            EXPECT_EQ(e.code(), errc::invalid_name) << bad;
+        }
+    }
+    const std::string longest(200, 'n');
+    EXPECT_NO_THROW((void)this->template open<int>(longest));
+    TypeParam::remove(longest);
+}
+
+TYPED_TEST_P(storage_suite, a_record_over_the_maximum_size_is_refused) {
+    const auto name = this->fresh();
+    auto s = this->template open<std::string>(name, omstream::max_record_size = 100);
+    EXPECT_NO_THROW(s.append(std::string(100, 'a')));
+    try {
+        s.append(std::string(101, 'a'));
+        FAIL() << "a record over max_record_size must be refused";
+    } catch (const omstream::error& e) {
+        EXPECT_EQ(e.code(), errc::record_too_large);
+        EXPECT_NE(std::string(e.what()).find("max_record_size"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(s.metadata().appended, 1u);  // nothing half-written
+}
+
+TYPED_TEST_P(storage_suite, a_throwing_callback_commits_nothing_and_records_come_again) {
+    const auto name = this->fresh();
+    auto s = this->template open<std::uint64_t>(name, omstream::size = 2);
+    for (std::uint64_t i = 0; i < 4; ++i) s.append(i);
+    std::vector<std::uint64_t> first_try;
+    EXPECT_THROW(s.poll([&](const window<std::uint64_t>& w) {
+        first_try.assign(w.begin(), w.end());
+        throw std::runtime_error("callback failed");
+    }),
+                 std::runtime_error);
+    std::vector<std::uint64_t> second_try;
+    ASSERT_TRUE(s.poll([&](const window<std::uint64_t>& w) { second_try.assign(w.begin(), w.end()); }));
+    EXPECT_EQ(first_try, (std::vector<std::uint64_t>{0, 1}));
+    EXPECT_EQ(second_try, first_try);
+    const auto rest = this->drain(s);
+    ASSERT_EQ(rest.size(), 1u);
+    EXPECT_EQ(rest[0], (std::vector<std::uint64_t>{2, 3}));
+}
+
+TYPED_TEST_P(storage_suite, every_group_sees_every_record) {
+    const auto name = this->fresh();
+    auto producer = this->template open<std::uint64_t>(name);
+    auto a = this->template open<std::uint64_t>(name, omstream::group = "a", omstream::size = 3);
+    auto b = this->template open<std::uint64_t>(name, omstream::group = "b", omstream::size = 2);
+    (void)a.poll([](const auto&) {});  // join before the appends
+    (void)b.poll([](const auto&) {});
+    for (std::uint64_t i = 0; i < 6; ++i) producer.append(i);
+    auto flat = [](const auto& windows) {
+        std::vector<std::uint64_t> all;
+        for (const auto& w : windows) all.insert(all.end(), w.begin(), w.end());
+        return all;
+    };
+    const std::vector<std::uint64_t> expected{0, 1, 2, 3, 4, 5};
+    EXPECT_EQ(flat(this->drain(a)), expected);
+    EXPECT_EQ(flat(this->drain(b)), expected);
+}
+
+TYPED_TEST_P(storage_suite, members_of_a_group_share_its_position) {
+    const auto name = this->fresh();
+    auto producer = this->template open<std::uint64_t>(name);
+    auto m1 = this->template open<std::uint64_t>(name, omstream::group = "g", omstream::size = 2);
+    auto m2 = this->template open<std::uint64_t>(name, omstream::group = "g", omstream::size = 2);
+    for (std::uint64_t i = 0; i < 4; ++i) producer.append(i);
+    std::vector<std::uint64_t> got1, got2;
+    ASSERT_TRUE(m1.poll([&](const auto& w) { got1.assign(w.begin(), w.end()); }));
+    ASSERT_TRUE(m2.poll([&](const auto& w) { got2.assign(w.begin(), w.end()); }));
+    EXPECT_FALSE(m1.poll([](const auto&) {}));
+    EXPECT_EQ(got1, (std::vector<std::uint64_t>{0, 1}));
+    EXPECT_EQ(got2, (std::vector<std::uint64_t>{2, 3}));
+}
+
+TYPED_TEST_P(storage_suite, many_producers_keep_their_order) {
+    const auto name = this->fresh();
+    constexpr int producers = 4;
+    constexpr std::uint64_t per_producer = 20'000;
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p) {
+        threads.emplace_back([&, p] {
+            auto s = this->template open<std::uint64_t>(name);
+            for (std::uint64_t i = 0; i < per_producer; ++i) s.append((std::uint64_t(p) << 32) | i);
+        });
+    }
+    auto consumer = this->template open<std::uint64_t>(name, omstream::size = 100);
+    std::vector<std::uint64_t> next(producers, 0);
+    std::uint64_t seen = 0;
+    while (seen < producers * per_producer) {
+        (void)consumer.poll([&](const window<std::uint64_t>& w) {
+            for (std::uint64_t v : w) {
+                const auto p = v >> 32;
+                ASSERT_EQ(v & 0xffffffffu, next[p]) << "producer " << p << " out of order";
+                ++next[p];
+                ++seen;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(seen, producers * per_producer);
+}
+
+TYPED_TEST_P(storage_suite, consumers_of_one_group_see_each_record_exactly_once) {
+    const auto name = this->fresh();
+    constexpr std::uint64_t total = 1'000'000;
+    constexpr int consumers = 4;
+    std::atomic<std::uint64_t> delivered{0};
+    std::vector<std::vector<std::uint64_t>> seen(consumers);
+    {
+        std::vector<std::jthread> threads;
+        for (int c = 0; c < consumers; ++c) {
+            threads.emplace_back([&, c](std::stop_token stop) {
+                auto s = this->template open<std::uint64_t>(name, omstream::size = 50);
+                s.apply(
+                    [&](const window<std::uint64_t>& w) {
+                        seen[c].insert(seen[c].end(), w.begin(), w.end());
+                        delivered += w.size();
+                    },
+                    stop);
+            });
+        }
+        auto producer = this->template open<std::uint64_t>(name);
+        std::vector<std::uint64_t> batch(1000);
+        for (std::uint64_t base = 0; base < total; base += batch.size()) {
+            for (std::uint64_t i = 0; i < batch.size(); ++i) batch[i] = base + i;
+            producer.append(batch);
+        }
+        while (delivered.load() < total) std::this_thread::yield();
+    }  // jthreads request stop and join
+    std::vector<std::uint64_t> all;
+    for (const auto& v : seen) all.insert(all.end(), v.begin(), v.end());
+    ASSERT_EQ(all.size(), total);
+    std::sort(all.begin(), all.end());
+    for (std::uint64_t i = 0; i < total; ++i) ASSERT_EQ(all[i], i);
+}
+
+TYPED_TEST_P(storage_suite, stop_ends_a_blocked_apply_promptly) {
+    const auto name = this->fresh();
+    auto s = this->template open<std::uint64_t>(name);
+    std::atomic<bool> running{false};
+    std::chrono::steady_clock::time_point stopped_at;
+    std::thread consumer([&] {
+        running = true;
+        s.apply([](const auto&) {});
+    });
+    while (!running) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let it fall asleep (not a timing check)
+    stopped_at = std::chrono::steady_clock::now();
+    s.stop();
+    consumer.join();
+    // The requirement is 10 ms; the bound is generous for a loaded machine.
+    EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, std::chrono::seconds(2));
+
+    auto t = this->template open<std::uint64_t>(name);
+    std::stop_source source;
+    std::thread other([&] { t.apply([](const auto&) {}, source.get_token()); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto requested = std::chrono::steady_clock::now();
+    source.request_stop();
+    other.join();
+    EXPECT_LT(std::chrono::steady_clock::now() - requested, std::chrono::seconds(2));
+}
+
+TYPED_TEST_P(storage_suite, a_full_bounded_stream_makes_producers_wait_or_refuse) {
+    const auto name = this->fresh();
+    auto producer = this->template open<std::uint64_t>(name, omstream::capacity = 4,
+                                                       omstream::timeout = std::chrono::milliseconds(50));
+    auto consumer = this->template open<std::uint64_t>(name, omstream::size = 2);
+    (void)consumer.poll([](const auto&) {});  // join: its group now holds records back
+    for (std::uint64_t i = 0; i < 4; ++i) EXPECT_TRUE(producer.try_append(i));
+    EXPECT_FALSE(producer.try_append(99));
+    try {
+        producer.append(99);
+        FAIL() << "append on a full stream must time out";
+    } catch (const omstream::error& e) {
+        EXPECT_EQ(e.code(), errc::full);
+    }
+    ASSERT_TRUE(consumer.poll([](const auto&) {}));
+    EXPECT_TRUE(producer.try_append(4));
+    // Nothing was overwritten or lost (S13).
+    std::vector<std::uint64_t> got;
+    while (consumer.poll([&](const auto& w) { got.insert(got.end(), w.begin(), w.end()); })) {
+    }
+    EXPECT_EQ(got, (std::vector<std::uint64_t>{2, 3}));
+    EXPECT_EQ(consumer.buffer().size(), 1u);  // record 4 waits for a partner
+}
+
+TYPED_TEST_P(storage_suite, a_waiting_producer_resumes_when_consumers_catch_up) {
+    const auto name = this->fresh();
+    auto consumer = this->template open<std::uint64_t>(name, omstream::size = 1, omstream::capacity = 8);
+    (void)consumer.poll([](const auto&) {});
+    constexpr std::uint64_t total = 2000;
+    std::thread producer([&] {
+        auto p = this->template open<std::uint64_t>(name);
+        for (std::uint64_t i = 0; i < total; ++i) p.append(i);
+    });
+    std::uint64_t expected = 0;
+    while (expected < total) {
+        (void)consumer.poll([&](const window<std::uint64_t>& w) {
+            for (auto v : w) ASSERT_EQ(v, expected++);
+        });
+    }
+    producer.join();
+}
+
+REGISTER_TYPED_TEST_SUITE_P(storage_suite, open_creates_then_attaches,
+                            sequence_numbers_are_dense_and_created_is_stamped,
+                            variable_length_records_round_trip, batch_append_is_published_at_once_and_in_order,
+                            buffer_shows_entries_and_processed_flags, metadata_names_the_stream_type_and_groups,
+                            another_record_type_is_refused_naming_both, invalid_names_are_refused,
+                            a_record_over_the_maximum_size_is_refused,
+                            a_throwing_callback_commits_nothing_and_records_come_again,
+                            every_group_sees_every_record, members_of_a_group_share_its_position,
+                            many_producers_keep_their_order, consumers_of_one_group_see_each_record_exactly_once,
+                            stop_ends_a_blocked_apply_promptly,
+                            a_full_bounded_stream_makes_producers_wait_or_refuse,
+                            a_waiting_producer_resumes_when_consumers_catch_up);
+
+}  // namespace omstream::testing

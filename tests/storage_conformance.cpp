@@ -1,0 +1,18 @@
+// Runs the storage conformance suite on every storage.
+#include "conformance/storage_suite.hpp"
+
+namespace {
+
+struct memory_family {
+    template <class T>
+    using type = omstream::memory<T>;
+    static constexpr const char* name = "memory";
+    static void remove(const std::string& stream) { omstream::memory<int>::remove(stream); }
+};
+
+}  // namespace
+
+namespace omstream::testing {
+using storages = ::testing::Types<memory_family>;
+INSTANTIATE_TYPED_TEST_SUITE_P(all, storage_suite, storages);
+}  // namespace omstream::testing
