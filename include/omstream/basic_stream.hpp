@@ -69,7 +69,7 @@ public:
     // Appends a batch with one claim and one publish: consumers see all of it
     // or none of it.
     template <std::ranges::forward_range Range>
-        requires(!std::convertible_to<const Range&, const record_type&>) &&
+        requires(!std::same_as<std::remove_cvref_t<Range>, record_type>) &&
                 std::convertible_to<std::ranges::range_reference_t<const Range&>, const record_type&>
     void append(const Range& records) {
         storage_.append(records, now_ns(), timeout_);
@@ -80,7 +80,7 @@ public:
         return storage_.try_append(std::span<const record_type>(&record, 1), now_ns());
     }
     template <std::ranges::forward_range Range>
-        requires(!std::convertible_to<const Range&, const record_type&>) &&
+        requires(!std::same_as<std::remove_cvref_t<Range>, record_type>) &&
                 std::convertible_to<std::ranges::range_reference_t<const Range&>, const record_type&>
     bool try_append(const Range& records) {
         return storage_.try_append(records, now_ns());

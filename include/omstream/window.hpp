@@ -72,6 +72,13 @@ public:
         }
     }
 
+    // Zero-copy records only: others are decoded into a temporary.
+    const T* operator->() const
+        requires(P == window_projection::records && codec<T>::zero_copy)
+    {
+        return &codec<T>::decode(payload_of(pos_));
+    }
+
     window_iterator& operator++() noexcept {
         ++index_;
         pos_ += fixed ? stride : stride_of(pos_);

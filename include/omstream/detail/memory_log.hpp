@@ -38,6 +38,7 @@ namespace omstream::detail {
 
 inline constexpr std::size_t default_max_record_size = 16u << 20;
 inline constexpr std::size_t default_chunk_size = 1u << 20;
+inline constexpr std::size_t max_free_chunks = 4;  // released chunks kept for reuse
 
 struct memory_log_settings {
     std::size_t capacity = 0;  // 0: unbounded
@@ -106,8 +107,6 @@ public:
         : name_(std::move(name)),
           settings_(settings),
           created_ns_(to_ns<std::chrono::system_clock>(std::chrono::system_clock::now())) {
-        settings_.chunk_size = std::max(settings_.chunk_size, frame_size(settings_.max_record_size) + 8);
-        settings_.chunk_size = (settings_.chunk_size + 63) & ~std::size_t{63};
         auto* first = new memory_chunk(settings_.chunk_size);
         oldest_ = first;
         tail_ = {first, 0, 0};
@@ -357,7 +356,7 @@ private:
         auto it = std::ranges::begin(records);
         for (std::size_t i = 0; i < n; ++i, ++it) {
             const std::size_t bytes = frame_bytes(*it);
-            if (tail_.pos + bytes > tail_.chunk->size) roll();
+            if (tail_.pos + bytes > tail_.chunk->size) roll(bytes);
             if (runs.empty() || runs.back().chunk != tail_.chunk) runs.push_back({tail_.chunk, tail_.pos, 0});
             ++runs.back().count;
             tail_.pos += bytes;
@@ -369,11 +368,14 @@ private:
         return first_seq;
     }
 
-    // Seals the tail chunk and links a fresh one. Readers that reach the
-    // padding marker follow `next`, which is set before the marker.
-    void roll() {
+    // Seals the tail chunk and links a fresh one with room for `bytes` (a
+    // record larger than a chunk gets one of its own size). Readers that
+    // reach the padding marker follow `next`, which is set before the marker.
+    void roll(std::size_t bytes) {
         memory_chunk* fresh = nullptr;
-        if (!free_.empty()) {
+        if (bytes > settings_.chunk_size) {
+            fresh = new memory_chunk((bytes + 63) & ~std::size_t{63});
+        } else if (!free_.empty()) {
             fresh = free_.back();
             free_.pop_back();
             std::memset(fresh->data, 0, fresh->size);
@@ -556,6 +558,10 @@ private:
             if (groups_.empty()) dropped_ += next->first_seq - oldest_->first_seq;
             memory_chunk* old = oldest_;
             oldest_ = next;
+            if (old->size != settings_.chunk_size || free_.size() >= max_free_chunks) {
+                delete old;
+                continue;
+            }
             std::lock_guard lock(producer_lock_);
             free_.push_back(old);
         }

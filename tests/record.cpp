@@ -1,0 +1,141 @@
+// Records (S2) and their fingerprints (S3): which types are storable, how
+// they are encoded, and what distinguishes one layout from another.
+#include <omstream/stream.hpp>
+#if OMSTREAM_HAVE_JSON
+#include <omstream/codec/json.hpp>
+#endif
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace om = omstream;
+
+struct tick {
+    BOOST_HANA_DEFINE_STRUCT(tick, (double, price), (std::int64_t, qty));
+};
+struct tick_renamed {
+    BOOST_HANA_DEFINE_STRUCT(tick_renamed, (double, cost), (std::int64_t, qty));
+};
+struct order {
+    BOOST_HANA_DEFINE_STRUCT(order, (std::string, symbol), (tick, at), (std::vector<std::byte>, note));
+};
+struct over_aligned {
+    alignas(32) double value;
+};
+
+// A user type with its own codec: a fixed-point price stored as cents.
+struct price {
+    double dollars;
+    price() = default;
+    explicit price(double d) : dollars(d) {}
+    price(const price&) = default;
+    ~price() {}  // not trivially copyable on purpose
+};
+
+template <>
+struct omstream::codec<price> {
+    static constexpr std::size_t fixed_size = sizeof(std::int64_t);
+    static constexpr std::string_view name = "price";
+    static std::size_t encoded_size(const price&) { return fixed_size; }
+    static void encode(const price& p, std::byte* out) {
+        const auto cents = static_cast<std::int64_t>(p.dollars * 100 + 0.5);
+        std::memcpy(out, &cents, sizeof cents);
+    }
+    static price decode(std::span<const std::byte> bytes) {
+        std::int64_t cents;
+        std::memcpy(&cents, bytes.data(), sizeof cents);
+        return price(static_cast<double>(cents) / 100);
+    }
+};
+
+static_assert(om::record<int>);
+static_assert(om::record<tick>);
+static_assert(om::record<order>);
+static_assert(om::record<std::string>);
+static_assert(om::record<std::vector<std::byte>>);
+static_assert(om::record<price>);
+static_assert(om::record<over_aligned>);
+static_assert(!om::record<std::vector<int>>);  // no codec: refused (see the compile-fail test)
+static_assert(!om::record<int*>);              // pointers mean nothing in another process
+static_assert(om::record_traits<tick>::fixed_size && !om::record_traits<order>::fixed_size);
+
+namespace {
+
+template <class T>
+std::vector<T> round_trip(const std::string& name, const std::vector<T>& input) {
+    om::memory<T>::remove(name);
+    auto s = om::stream<om::memory<T>>::open(name, om::size = input.size());
+    s.append(input);
+    std::vector<T> out;
+    EXPECT_TRUE(s.poll([&](const om::window<T>& w) {
+        for (auto&& v : w) out.push_back(v);
+    }));
+    om::memory<T>::remove(name);
+    return out;
+}
+
+TEST(record, trivially_copyable_records_round_trip) {
+    const auto out = round_trip<tick>("rec-tick", {{1.5, 2}, {-3.25, 4}});
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[1].price, -3.25);
+    EXPECT_EQ(out[1].qty, 4);
+    const auto aligned = round_trip<over_aligned>("rec-aligned", {{1.0}, {2.0}});
+    EXPECT_EQ(aligned[1].value, 2.0);
+}
+
+TEST(record, reflected_structs_with_string_members_round_trip) {
+    const order a{"ACME", {10.5, 3}, {std::byte{1}, std::byte{2}}};
+    const order b{std::string(5000, 'z'), {0, -1}, {}};
+    const auto out = round_trip<order>("rec-order", {a, b});
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].symbol, "ACME");
+    EXPECT_EQ(out[0].at.price, 10.5);
+    EXPECT_EQ(out[0].note, a.note);
+    EXPECT_EQ(out[1].symbol, b.symbol);
+    EXPECT_EQ(out[1].at.qty, -1);
+    EXPECT_TRUE(out[1].note.empty());
+}
+
+TEST(record, byte_buffers_and_user_codecs_round_trip) {
+    const std::vector<std::byte> bytes{std::byte{0}, std::byte{255}, std::byte{7}};
+    EXPECT_EQ(round_trip<std::vector<std::byte>>("rec-bytes", {bytes, {}}),
+              (std::vector<std::vector<std::byte>>{bytes, {}}));
+    const auto prices = round_trip<price>("rec-price", {price(1.25), price(99.99)});
+    EXPECT_DOUBLE_EQ(prices[1].dollars, 99.99);
+    EXPECT_EQ(om::record_traits<price>::name(), "price");
+}
+
+#if OMSTREAM_HAVE_JSON
+TEST(record, json_records_round_trip_and_print_as_json) {
+    const nlohmann::json record = {{"foo", "bar"}, {"n", 3}};
+    const auto out = round_trip<nlohmann::json>("rec-json", {record, nlohmann::json::array()});
+    EXPECT_EQ(out[0], record);
+    EXPECT_TRUE(out[1].is_array());
+    std::ostringstream printed;
+    om::print_record(printed, record);
+    EXPECT_EQ(printed.str(), R"({"foo":"bar","n":3})");
+}
+#endif
+
+TEST(record, fingerprints_tell_layouts_apart) {
+    using om::record_traits;
+    EXPECT_EQ(record_traits<tick>::fingerprint(), record_traits<tick>::fingerprint());
+    EXPECT_NE(record_traits<tick>::fingerprint(), record_traits<tick_renamed>::fingerprint());
+    EXPECT_NE(record_traits<std::int64_t>::fingerprint(), record_traits<double>::fingerprint());
+    EXPECT_NE(record_traits<std::int32_t>::fingerprint(), record_traits<std::uint32_t>::fingerprint());
+    EXPECT_EQ(record_traits<tick>::layout(),
+              "tick/size=16/align=8{price:double/size=8/align=8,qty:std::int64_t/size=8/align=8}");
+    EXPECT_NE(record_traits<order>::layout().find("symbol:std::string"), std::string::npos);
+}
+
+TEST(record, reflected_structs_print_field_by_field) {
+    std::ostringstream out;
+    om::print_record(out, order{"ACME", {1.5, 2}, {}});
+    EXPECT_EQ(out.str(), "{symbol: ACME, at: {price: 1.5, qty: 2}, note: <24 bytes>}");
+}
+
+}  // namespace

@@ -1,0 +1,112 @@
+// memory<T> specifics: the process-wide registry and retention (keep,
+// max_age). What every storage must do is in the conformance suite.
+#include <omstream/stream.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+namespace om = omstream;
+using namespace std::chrono_literals;
+
+namespace {
+
+using manual_stream = om::stream<om::memory<int>, om::basic_count_window<om::manual_clock>>;
+
+TEST(storage_memory, streams_are_named_in_a_process_wide_registry) {
+    om::memory<int>::remove("mem-registry");
+    auto a = om::stream<om::memory<int>>::open("mem-registry");
+    auto b = om::stream<om::memory<int>>::open("mem-registry");
+    a.append(1);
+    EXPECT_EQ(b.metadata().appended, 1u);
+    const auto names = om::memory<int>::list();
+    EXPECT_NE(std::find(names.begin(), names.end(), "mem-registry"), names.end());
+    EXPECT_TRUE(om::memory<int>::remove("mem-registry"));
+    EXPECT_FALSE(om::memory<int>::remove("mem-registry"));
+    // A handle keeps a removed stream alive; a new open starts afresh.
+    a.append(2);
+    EXPECT_EQ(b.metadata().appended, 2u);
+    auto c = om::stream<om::memory<int>>::open("mem-registry");
+    EXPECT_EQ(c.metadata().appended, 0u);
+    EXPECT_EQ(c.metadata().kind, "stream.memory");
+    om::memory<int>::remove("mem-registry");
+}
+
+TEST(storage_memory, records_wait_for_the_first_consumer) {
+    om::memory<int>::remove("mem-early");
+    auto producer = om::stream<om::memory<int>>::open("mem-early");
+    for (int i = 0; i < 3; ++i) producer.append(i);
+    auto consumer = om::stream<om::memory<int>>::open("mem-early", om::size = 3);
+    std::vector<int> got;
+    ASSERT_TRUE(consumer.poll([&](const om::window<int>& w) { got.assign(w.begin(), w.end()); }));
+    EXPECT_EQ(got, (std::vector<int>{0, 1, 2}));
+    om::memory<int>::remove("mem-early");
+}
+
+TEST(storage_memory, processed_records_are_released_unless_kept) {
+    for (const bool keep : {false, true}) {
+        const std::string name = keep ? "mem-keep" : "mem-release";
+        om::memory<int>::remove(name);
+        auto s = om::stream<om::memory<int>>::open(name, om::size = 2, om::keep = keep);
+        for (int i = 0; i < 5; ++i) s.append(i);
+        while (s.poll([](const auto&) {})) {
+        }
+        const auto entries = s.buffer();
+        if (keep) {
+            ASSERT_EQ(entries.size(), 5u);
+            EXPECT_TRUE(entries[0].processed);
+        } else {
+            ASSERT_EQ(entries.size(), 1u);  // minibatch's keep=False: only the unprocessed record
+            EXPECT_EQ(entries[0].data, 4);
+            EXPECT_FALSE(entries[0].processed);
+        }
+        om::memory<int>::remove(name);
+    }
+}
+
+TEST(storage_memory, released_chunks_are_reused_and_memory_stays_bounded) {
+    om::memory<std::uint64_t>::remove("mem-reuse");
+    auto s = om::stream<om::memory<std::uint64_t>>::open("mem-reuse", om::size = 1000);
+    std::vector<std::uint64_t> batch(1000);
+    std::uint64_t expected = 0;
+    for (int round = 0; round < 300; ++round) {  // 300k records, ~10 MB of frames in all
+        for (auto& v : batch) v = expected + (&v - batch.data());
+        s.append(batch);
+        ASSERT_TRUE(s.poll([&](const om::window<std::uint64_t>& w) {
+            for (auto v : w) ASSERT_EQ(v, expected++);
+        }));
+        EXPECT_LE(s.metadata().retained, 70'000u);  // at most about two 1 MiB chunks
+    }
+    om::memory<std::uint64_t>::remove("mem-reuse");
+}
+
+TEST(storage_memory, max_age_drops_older_records) {
+    om::manual_clock::set(om::manual_clock::time_point(1000s));
+    om::memory<int>::remove("mem-age");
+    auto s = manual_stream::open("mem-age", om::max_age = 10s, om::size = 1);
+    s.append(1);
+    om::manual_clock::advance(5s);
+    s.append(2);
+    om::manual_clock::advance(7s);  // record 1 is now 12 s old, record 2 is 7 s old
+    std::vector<int> got;
+    while (s.poll([&](const om::window<int>& w) { got.insert(got.end(), w.begin(), w.end()); })) {
+    }
+    EXPECT_EQ(got, (std::vector<int>{2}));
+    EXPECT_EQ(s.metadata().groups.at(0).expired, 1u);
+    om::memory<int>::remove("mem-age");
+}
+
+TEST(storage_memory, invalid_option_values_are_refused) {
+    EXPECT_THROW((void)om::stream<om::memory<int>>::open("mem-bad", om::max_record_size = 0), om::error);
+    EXPECT_THROW((void)om::stream<om::memory<int>>::open("mem-bad2", om::size = 0).poll([](const auto&) {}),
+                 om::error);
+    try {
+        (void)om::stream<om::memory<int>>::open("mem-bad3", om::group = "no/slash");
+        FAIL();
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::invalid_name);
+    }
+}
+
+}  // namespace
