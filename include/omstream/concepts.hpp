@@ -5,12 +5,15 @@
 #pragma once
 
 #include <omstream/decision.hpp>
+#include <omstream/metadata.hpp>
 #include <omstream/record.hpp>
 #include <omstream/window.hpp>
 
 #include <concepts>
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <vector>
 #include <type_traits>
 
 namespace omstream {
@@ -96,15 +99,26 @@ concept storage_appends = requires(S& s, const typename S::record_type* first, s
 };
 
 template <class S>
-concept storage_serves_groups = requires(S& s, std::string_view name, std::span<const std::byte> state) {
-    typename S::group_handle;
+concept storage_serves_groups = requires(S& s, std::string_view name, std::span<const std::byte> state,
+                                         typename S::group_handle group, std::uint64_t ticket) {
     typename S::claim_type;
     { s.join(name, state) } -> std::same_as<typename S::group_handle>;
+    s.commit(group, ticket);
+    s.abandon(group, ticket);
+    s.consumer_signal().wake_always();
+};
+
+template <class S>
+concept storage_describes_itself = requires(S& s, std::string_view group) {
+    { s.metadata() } -> std::same_as<stream_metadata>;
+    { s.buffer(group) } -> std::same_as<std::vector<buffered_entry<typename S::record_type>>>;
+    { s.name() } -> std::convertible_to<std::string>;
 };
 
 template <class S>
 concept storage = std::copy_constructible<S> && storage_opted_in<S> && storage_names_record<S> &&
-                  storage_has_kind<S> && storage_appends<S> && storage_serves_groups<S>;
+                  storage_has_kind<S> && storage_appends<S> && storage_serves_groups<S> &&
+                  storage_describes_itself<S>;
 
 template <class S>
 constexpr bool check_storage() {
@@ -119,7 +133,10 @@ constexpr bool check_storage() {
                   "omstream: a storage needs append(const T*, std::size_t, std::int64_t) and "
                   "try_append(...) -> bool");
     static_assert(storage_serves_groups<S>,
-                  "omstream: a storage needs group_handle, claim_type and join(name, state)");
+                  "omstream: a storage needs group_handle, claim_type, join(name, state), "
+                  "commit(group, ticket), abandon(group, ticket) and consumer_signal()");
+    static_assert(storage_describes_itself<S>,
+                  "omstream: a storage needs metadata(), buffer(group) and name()");
     return storage<S>;
 }
 
