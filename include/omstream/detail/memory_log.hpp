@@ -558,13 +558,16 @@ private:
             if (groups_.empty()) dropped_ += next->first_seq - oldest_->first_seq;
             memory_chunk* old = oldest_;
             oldest_ = next;
-            if (old->size != settings_.chunk_size || free_.size() >= max_free_chunks) {
-                delete old;
-                continue;
-            }
-            std::lock_guard lock(producer_lock_);
-            free_.push_back(old);
+            if (!pool(old)) delete old;
         }
+    }
+
+    bool pool(memory_chunk* chunk) {
+        if (chunk->size != settings_.chunk_size) return false;
+        std::lock_guard lock(producer_lock_);
+        if (free_.size() >= max_free_chunks) return false;
+        free_.push_back(chunk);
+        return true;
     }
 
     const std::string name_;
