@@ -31,8 +31,9 @@ namespace omstream {
 
 template <class Storage, class Emitter = count_window>
 class stream {
-    static_assert(check_storage<Storage>());
-    static_assert(check_emitter<Emitter, typename Storage::record_type>());
+    // The checks report what is missing themselves; these only stop here.
+    static_assert(check_storage<Storage>(), "see the error above");
+    static_assert(check_emitter<Emitter, typename Storage::record_type>(), "see the error above");
 
 public:
     using storage_type = Storage;
@@ -46,8 +47,8 @@ public:
     // neither the storage nor the emitter takes does not compile.
     template <class... Options>
     static stream open(std::string_view name, option_value<Options>... options) {
-        (detail::check_option_taken<Options, stream_options, typename Storage::accepted_options,
-                                    typename Emitter::accepted_options>(),
+        (detail::check_option_taken<Options, stream_options, accepted_options_t<Storage>,
+                                    accepted_options_t<Emitter>>(),
          ...);
         const auto set = make_options(std::move(options)...);
         return stream(Storage::open(name, set), make_emitter(set),

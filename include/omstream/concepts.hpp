@@ -9,6 +9,8 @@
 #include <omstream/record.hpp>
 #include <omstream/window.hpp>
 
+#include <boost/hana/tuple.hpp>
+
 #include <concepts>
 #include <cstddef>
 #include <string>
@@ -25,6 +27,20 @@ struct storage_tag {};
 // must be plain bytes of bounded size (shared and persistent storages keep it
 // in their segment header).
 inline constexpr std::size_t max_emitter_state = 64;
+
+// The options a storage or emitter takes: its `accepted_options` (a
+// hana::tuple of hana::type<Option>), or none.
+template <class T>
+struct accepted_options_of {
+    using type = boost::hana::tuple<>;
+};
+template <class T>
+    requires requires { typename T::accepted_options; }
+struct accepted_options_of<T> {
+    using type = typename T::accepted_options;
+};
+template <class T>
+using accepted_options_t = typename accepted_options_of<T>::type;
 
 // --- emitter, part by part ------------------------------------------------
 template <class E>
@@ -60,21 +76,26 @@ concept emitter = std::copy_constructible<E> && emitter_opted_in<E> && emitter_h
 
 template <class E, class T = int>
 constexpr bool check_emitter() {
+    // Nested, so that one mistake gives one error.
     static_assert(emitter_opted_in<E>,
                   "omstream: not an emitter: add `using emitter_concept = omstream::emitter_tag;`");
-    static_assert(emitter_has_clock<E>,
-                  "omstream: an emitter needs `using clock_type = <a std::chrono clock>;`");
-    static_assert(emitter_state_storable<E>,
-                  "omstream: an emitter needs `using state_type = ...;`, trivially copyable and at most "
-                  "omstream::max_emitter_state (64) bytes");
-    if constexpr (emitter_has_clock<E> && emitter_state_storable<E>) {
-        static_assert(emitter_can_start<E>,
-                      "omstream: an emitter needs `state_type start(clock_type::time_point now) const`");
-        static_assert(emitter_can_decide<E, T>,
-                      "omstream: an emitter needs `decision<clock_type> next(const window<T>& pending, "
-                      "state_type& state, clock_type::time_point now) const`");
+    if constexpr (emitter_opted_in<E>) {
+        static_assert(emitter_has_clock<E>,
+                      "omstream: an emitter needs `using clock_type = <a std::chrono clock>;`");
+        static_assert(emitter_state_storable<E>,
+                      "omstream: an emitter needs `using state_type = ...;`, trivially copyable and at "
+                      "most omstream::max_emitter_state (64) bytes");
+        if constexpr (emitter_has_clock<E> && emitter_state_storable<E>) {
+            static_assert(emitter_can_start<E>,
+                          "omstream: an emitter needs `state_type start(clock_type::time_point now) const`");
+            if constexpr (emitter_can_start<E>) {
+                static_assert(emitter_can_decide<E, T>,
+                              "omstream: an emitter needs `decision<clock_type> next(const window<T>& "
+                              "pending, state_type& state, clock_type::time_point now) const`");
+            }
+        }
+        static_assert(std::copy_constructible<E>, "omstream: an emitter must be copy constructible");
     }
-    static_assert(std::copy_constructible<E>, "omstream: an emitter must be copy constructible");
     return emitter<E, T>;
 }
 
@@ -88,7 +109,6 @@ concept storage_names_record = requires { typename S::record_type; } && record<t
 template <class S>
 concept storage_has_kind = requires {
     { S::kind } -> std::convertible_to<std::string_view>;
-    typename S::accepted_options;
 };
 
 template <class S>
@@ -127,8 +147,7 @@ constexpr bool check_storage() {
     static_assert(storage_names_record<S>,
                   "omstream: a storage needs `using record_type = T;` for a storable record type T");
     static_assert(storage_has_kind<S>,
-                  "omstream: a storage needs `static constexpr std::string_view kind` and "
-                  "`using accepted_options = hana::tuple<...>`");
+                  "omstream: a storage needs `static constexpr std::string_view kind`");
     static_assert(storage_appends<S>,
                   "omstream: a storage needs append(const T*, std::size_t, std::int64_t) and "
                   "try_append(...) -> bool");

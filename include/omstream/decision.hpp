@@ -1,6 +1,7 @@
 // What an emitter answers when asked about the pending records (S8): wait
 // (until a deadline or a new record), emit a window over the first `count`
-// pending records, or drop the first `count` as late (S6).
+// pending records, or drop the first `count` as late (S6). drop(0) only
+// moves the emitter's state on (it must then change it).
 #pragma once
 
 #include <chrono>

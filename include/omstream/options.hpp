@@ -1,22 +1,18 @@
 // Named options: `om::size = 5`, `om::interval = 2s`, `om::group = "risk"`.
-// open() takes them in any order and gathers them into a Hana map keyed by
-// option type. Each storage and emitter lists the options it takes, and an
+// open() takes them in any order and gathers them into an option_set keyed
+// by option type. Each storage and emitter lists the options it takes, and an
 // option that none of them takes is a compile error that names it.
 #pragma once
 
-#include <boost/hana/at_key.hpp>
 #include <boost/hana/contains.hpp>
-#include <boost/hana/find.hpp>
-#include <boost/hana/length.hpp>
-#include <boost/hana/set.hpp>
-#include <boost/hana/map.hpp>
-#include <boost/hana/pair.hpp>
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace omstream {
@@ -65,28 +61,35 @@ OMSTREAM_DEFINE_OPTION(size, std::size_t);                        // S5 records 
 OMSTREAM_DEFINE_OPTION(max_wait, std::chrono::nanoseconds);       // S5 deliver partial windows after
 OMSTREAM_DEFINE_OPTION(interval, std::chrono::nanoseconds);       // S6/S7 time window length
 
-// The options a stream was opened with.
-template <class Map>
+// The options a stream was opened with: one value per option type. (A plain
+// tuple, not a hana::map: GCC 12 lays out hana::map temporaries differently
+// depending on earlier instantiations, which breaks the ODR across TUs.)
+template <class... Options>
 class option_set {
 public:
-    constexpr explicit option_set(Map map) : map_(std::move(map)) {}
+    constexpr explicit option_set(typename Options::value_type... values) : values_(std::move(values)...) {}
 
     template <class Option>
-    static constexpr bool has = decltype(boost::hana::contains(std::declval<Map>(),
-                                                               boost::hana::type_c<Option>))::value;
+    static constexpr bool has = (std::is_same_v<Option, Options> || ...);
 
     // The option's value, or `fallback` when it was not given.
     template <class Option>
     typename Option::value_type get(typename Option::value_type fallback) const {
         if constexpr (has<Option>) {
-            return boost::hana::at_key(map_, boost::hana::type_c<Option>);
+            return std::get<index_of<Option>()>(values_);
         } else {
             return fallback;
         }
     }
 
 private:
-    Map map_;
+    template <class Option>
+    static constexpr std::size_t index_of() {
+        std::size_t i = 0;
+        ((std::is_same_v<Option, Options> ? false : (++i, true)) && ...);
+        return i;
+    }
+    std::tuple<typename Options::value_type...> values_;
 };
 
 namespace detail {
@@ -105,20 +108,19 @@ constexpr void check_option_taken() {
     Option::template check<taken>();
 }
 
+template <class Option, class... All>
+inline constexpr std::size_t count_of = (std::size_t{0} + ... + std::size_t{std::is_same_v<Option, All>});
+
 template <class... Options>
 constexpr bool all_distinct() {
-    return decltype(boost::hana::length(boost::hana::to_set(
-               boost::hana::make_tuple(boost::hana::type_c<Options>...))))::value ==
-           sizeof...(Options);
+    return ((count_of<Options, Options...> == 1) && ...);
 }
 }  // namespace detail
 
 template <class... Options>
 auto make_options(option_value<Options>... values) {
     static_assert(detail::all_distinct<Options...>(), "omstream: an option is given twice");
-    auto map = boost::hana::make_map(
-        boost::hana::make_pair(boost::hana::type_c<Options>, std::move(values.value))...);
-    return option_set<decltype(map)>(std::move(map));
+    return option_set<Options...>(std::move(values.value)...);
 }
 
 

@@ -9,6 +9,7 @@
 #include <omstream/concepts.hpp>
 
 #include <boost/hana/at.hpp>
+#include <boost/hana/integral_constant.hpp>
 #include <boost/hana/concat.hpp>
 #include <boost/hana/flatten.hpp>
 #include <boost/hana/tuple.hpp>
@@ -33,14 +34,14 @@ struct first_of {
     using emitter_concept = emitter_tag;
     using time_point = typename clock_type::time_point;
     using accepted_options =
-        decltype(boost::hana::flatten(boost::hana::make_tuple(typename Emitters::accepted_options{}...)));
+        decltype(boost::hana::flatten(boost::hana::make_tuple(accepted_options_t<Emitters>{}...)));
     using state_type = boost::hana::tuple<typename Emitters::state_type...>;
 
     boost::hana::tuple<Emitters...> emitters;
 
     template <class Options>
     static first_of from_options(const Options& options) {
-        return {boost::hana::make_tuple(Emitters::from_options(options)...)};
+        return {boost::hana::make_tuple(child_from_options<Emitters>(options)...)};
     }
 
     state_type start(time_point now) const {
@@ -53,18 +54,27 @@ struct first_of {
     }
 
 private:
+    template <class E, class Options>
+    static E child_from_options(const Options& options) {
+        if constexpr (requires { E::from_options(options); }) {
+            return E::from_options(options);
+        } else {
+            return E{};
+        }
+    }
+
     template <class T, std::size_t I>
     decision<clock_type> next_from(const window<T>& pending, state_type& state, time_point now,
                                    time_point earliest) const {
         if constexpr (I == sizeof...(Emitters)) {
             return decision<clock_type>::wait(earliest);
         } else {
-            using index = std::integral_constant<std::size_t, I>;
-            auto child_state = state[index{}];
-            auto d = emitters[index{}].next(pending, child_state, now);
+            constexpr auto index = boost::hana::size_c<I>;
+            auto child_state = state[index];
+            auto d = emitters[index].next(pending, child_state, now);
             if (d.what == action::wait)
                 return next_from<T, I + 1>(pending, state, now, std::min(earliest, d.deadline));
-            state[index{}] = child_state;
+            state[index] = child_state;
             if (d.what == action::emit) restart_others<I>(state, now);
             return d;
         }
@@ -73,8 +83,8 @@ private:
     template <std::size_t Fired, std::size_t I = 0>
     void restart_others(state_type& state, time_point now) const {
         if constexpr (I < sizeof...(Emitters)) {
-            using index = std::integral_constant<std::size_t, I>;
-            if constexpr (I != Fired) state[index{}] = emitters[index{}].start(now);
+            constexpr auto index = boost::hana::size_c<I>;
+            if constexpr (I != Fired) state[index] = emitters[index].start(now);
             restart_others<Fired, I + 1>(state, now);
         }
     }

@@ -21,7 +21,9 @@ struct time_window {
     using time_point = typename Clock::time_point;
     using accepted_options = boost::hana::tuple<boost::hana::type<interval_option>>;
     struct state_type {
-        std::int64_t start_ns;  // start of the next interval to emit
+        std::int64_t start_ns;   // start of the next interval to emit
+        std::int64_t origin_ns;  // L0: the group's start; nothing before it was ever emitted
+        std::int64_t split;      // 1 once part of the current interval went out (see next())
     };
 
     std::chrono::nanoseconds interval = std::chrono::seconds(1);
@@ -34,30 +36,41 @@ struct time_window {
         return e;
     }
 
-    state_type start(time_point now) const noexcept { return {to_ns<Clock>(now)}; }
+    state_type start(time_point now) const noexcept { return {to_ns<Clock>(now), to_ns<Clock>(now), 0}; }
 
     template <class T>
     decision<Clock> next(const window<T>& pending, state_type& state, time_point now) const {
         const std::int64_t start = state.start_ns;
         const std::int64_t end = start + interval.count();
+        // S6: a record created in an interval already emitted is late. Records
+        // from before the group's start fall in no emitted interval: not late.
+        auto late = [&](std::int64_t created) { return created >= state.origin_ns && created < start; };
         auto entries = pending.entries();
         if constexpr (DropLate) {
-            // S6: records created in an interval already emitted are dropped (counted late).
-            std::size_t late = 0;
+            std::size_t leading = 0;
             for (auto e : entries) {
-                if (e.created_ns() >= start) break;
-                ++late;
+                if (!late(e.created_ns())) break;
+                ++leading;
             }
-            if (late != 0) return decision<Clock>::drop(late);
+            if (leading != 0) return decision<Clock>::drop(leading);
         }
         if (to_ns<Clock>(now) < end) return decision<Clock>::wait(from_ns<Clock>(end));
         std::size_t covered = 0;
         for (auto e : entries) {
             if (e.created_ns() >= end) break;
+            if (DropLate && late(e.created_ns())) {
+                // Windows are prefixes: deliver the interval in parts, so
+                // that the late record in between can be dropped first.
+                state.split = 1;
+                return decision<Clock>::emit(covered);
+            }
             ++covered;
         }
         state.start_ns = end;
-        return decision<Clock>::emit(covered);
+        const bool nothing_left_of_a_split_interval = covered == 0 && state.split;
+        state.split = 0;
+        // drop(0) moves the state on without delivering an empty tail part.
+        return nothing_left_of_a_split_interval ? decision<Clock>::drop(0) : decision<Clock>::emit(covered);
     }
 };
 
