@@ -81,7 +81,7 @@ public:
 
     window_iterator& operator++() noexcept {
         ++index_;
-        pos_ += fixed ? stride : stride_of(pos_);
+        pos_ += fixed ? stride : next_offset();
         if (pos_ == span_->last) {
             ++span_;
             pos_ = span_ != spans_end_ ? span_->first : nullptr;
@@ -136,6 +136,8 @@ public:
     }
 
 private:
+    std::size_t next_offset() const noexcept { return span_->stride != 0 ? span_->stride : stride_of(pos_); }
+
     // Point pos_ at the frame of index_ within span_ (or nowhere at the end).
     void settle() noexcept {
         if (span_ == spans_end_) {
@@ -146,7 +148,7 @@ private:
             pos_ = span_->first + (index_ - span_->first_index) * stride;
         } else {
             pos_ = span_->first;
-            for (std::size_t i = span_->first_index; i < index_; ++i) pos_ += stride_of(pos_);
+            for (std::size_t i = span_->first_index; i < index_; ++i) pos_ += next_offset();
         }
     }
 

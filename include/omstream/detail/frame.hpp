@@ -24,7 +24,10 @@ inline constexpr std::uint32_t frame_committed = 0x8000'0000u;
 // A committed frame that holds no record: skipped by readers (the rest of a
 // chunk, or the slot of a writer that died before committing).
 inline constexpr std::uint32_t frame_padding = 0x4000'0000u;
-inline constexpr std::uint32_t frame_length_mask = 0x3fff'ffffu;
+// Rings reuse slots: the commit word carries the parity of the lap it was
+// written in, so a reader never takes the previous lap's record for this one.
+inline constexpr std::uint32_t frame_lap = 0x2000'0000u;
+inline constexpr std::uint32_t frame_length_mask = 0x1fff'ffffu;
 inline constexpr std::size_t frame_alignment = 8;
 inline constexpr std::size_t max_payload = frame_length_mask;
 
@@ -65,6 +68,7 @@ struct frame_span {
     const std::byte* last = nullptr;  // one past the last frame
     std::size_t count = 0;            // records (padding frames excluded)
     std::size_t first_index = 0;      // index of the span's first record in the window
+    std::size_t stride = 0;           // bytes between frames when fixed (slots), 0: each frame's own size
 };
 
 }  // namespace omstream::detail

@@ -41,15 +41,23 @@ public:
     std::uint32_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
 
     // Call between reading epoch() and re-checking for work, and pair with leave().
-    void enter() noexcept { sleepers_.fetch_add(1, std::memory_order_seq_cst); }
+    void enter() noexcept {
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        armed_.store(1, std::memory_order_seq_cst);
+    }
     void leave() noexcept { sleepers_.fetch_sub(1, std::memory_order_relaxed); }
     void sleep(std::uint32_t seen, std::chrono::nanoseconds timeout) noexcept {
         futex_wait(epoch_, seen, timeout);
     }
 
+    // One system call per round of sleep, not one per waker: the first waker
+    // disarms the word; sleepers arm it again before they next sleep.
     void wake() noexcept {
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (sleepers_.load(std::memory_order_relaxed) != 0) wake_always();
+        if (sleepers_.load(std::memory_order_relaxed) != 0 && armed_.load(std::memory_order_relaxed) != 0 &&
+            armed_.exchange(0, std::memory_order_seq_cst) != 0) {
+            wake_always();
+        }
     }
     void wake_always() noexcept {
         epoch_.fetch_add(1, std::memory_order_seq_cst);
@@ -59,6 +67,7 @@ public:
 private:
     alignas(64) std::atomic<std::uint32_t> epoch_{0};
     alignas(64) std::atomic<std::uint32_t> sleepers_{0};
+    std::atomic<std::uint32_t> armed_{0};
 };
 
 }  // namespace omstream::detail

@@ -147,7 +147,7 @@ public:
 
         boost::container::small_vector<run, 2> runs;
         std::uint64_t first_seq = 0;
-        const auto give_up_at = std::chrono::steady_clock::now() + timeout;
+        std::chrono::steady_clock::time_point give_up_at{};  // read only once we must wait
         for (;;) {
             const std::uint32_t seen = space_.epoch();
             {
@@ -158,6 +158,8 @@ public:
                 }
             }
             if (try_only) return false;
+            if (give_up_at == std::chrono::steady_clock::time_point{})
+                give_up_at = std::chrono::steady_clock::now() + timeout;
             space_.enter();
             if (!has_room_unlocked(n)) {
                 const bool limited = timeout >= std::chrono::nanoseconds::zero();

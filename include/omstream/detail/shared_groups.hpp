@@ -1,0 +1,265 @@
+// Consumer groups kept in memory that several processes share (a shared
+// segment or a mapped file), without any lock: a process may die anywhere
+// and the others carry on.
+//
+// A group's state (position, emitter state, windows handed out) is an
+// immutable snapshot, a `group_block`. Each member owns two blocks; to
+// change the state it copies the current block, edits the copy in its spare
+// block and swings the group's `current` word to it with one compare-and-
+// swap. Readers copy the current block and check that `current` did not move
+// meanwhile (a seqlock without writers' locks). A window handed out names
+// its member; when that member's process is gone, any other member takes the
+// window over (S9: at least once).
+#pragma once
+
+#include <omstream/detail/process.hpp>
+#include <omstream/detail/type_name.hpp>
+#include <omstream/error.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+
+namespace omstream::detail {
+
+inline constexpr std::size_t shared_max_groups = 64;
+inline constexpr std::size_t shared_max_members = 16;
+inline constexpr std::size_t shared_max_windows = 8;
+inline constexpr std::size_t shared_group_name_max = 63;
+
+struct shared_window {
+    std::uint64_t first_seq;
+    std::uint64_t count;  // records (slots skipped as padding are not counted)
+    std::int64_t created_ns;
+    std::uint64_t owner;  // member token, 0: free for any member to take
+};
+
+struct group_block {
+    std::uint64_t next;     // sequence number of the first record not handed out
+    std::uint64_t windows;  // committed
+    std::uint64_t late;
+    std::uint64_t expired;
+    std::uint64_t out;  // entries used in `handed_out`
+    shared_window handed_out[shared_max_windows];
+    alignas(8) std::array<std::byte, 64> state;  // the emitter's state
+
+    std::uint64_t committed() const noexcept {
+        std::uint64_t low = next;
+        for (std::uint64_t i = 0; i < out; ++i) low = std::min(low, handed_out[i].first_seq);
+        return low;
+    }
+};
+static_assert(std::is_trivially_copyable_v<group_block> && sizeof(group_block) % 8 == 0);
+
+struct member_slot {
+    std::atomic<std::uint64_t> token;  // 0: free; else generation << 32 | pid
+    std::atomic<std::uint64_t> start_time;
+    group_block blocks[2];
+};
+
+struct group_slot {
+    std::atomic<std::uint64_t> status;  // 0: free; pid << 2 | 1: being set up; 2: active
+    std::atomic<std::uint64_t> current;  // version << 8 | block id (member * 2 + b, or 0xff: initial)
+    std::atomic<std::uint64_t> committed;  // every record below is processed: what producers may reuse
+    std::uint32_t name_length;
+    char name[shared_group_name_max + 1];
+    group_block initial;
+    member_slot members[shared_max_members];
+};
+
+struct group_table {
+    group_slot groups[shared_max_groups];
+};
+
+inline constexpr std::uint64_t group_free = 0;
+inline constexpr std::uint64_t group_active = 2;
+inline constexpr std::uint64_t initial_block = 0xff;
+
+// --- snapshots ------------------------------------------------------------
+
+inline group_block* block_of(group_slot& g, std::uint64_t current) noexcept {
+    const std::uint64_t id = current & 0xff;
+    if (id == initial_block) return &g.initial;
+    return &g.members[id / 2].blocks[id % 2];
+}
+
+// Word by word with relaxed atomic accesses: the block may be rewritten while
+// we copy it, which the caller detects by `current` having moved.
+inline void copy_words(const group_block& from, group_block& to) noexcept {
+    constexpr std::size_t words = sizeof(group_block) / 8;
+    auto* src = reinterpret_cast<std::uint64_t*>(const_cast<group_block*>(&from));
+    auto* dst = reinterpret_cast<std::uint64_t*>(&to);
+    for (std::size_t i = 0; i < words; ++i) dst[i] = std::atomic_ref<std::uint64_t>(src[i]).load(std::memory_order_relaxed);
+}
+inline void store_words(const group_block& from, group_block& to) noexcept {
+    constexpr std::size_t words = sizeof(group_block) / 8;
+    const auto* src = reinterpret_cast<const std::uint64_t*>(&from);
+    auto* dst = reinterpret_cast<std::uint64_t*>(&to);
+    for (std::size_t i = 0; i < words; ++i) std::atomic_ref<std::uint64_t>(dst[i]).store(src[i], std::memory_order_relaxed);
+}
+
+// A consistent copy of the group's current state; returns the `current` word it belongs to.
+inline std::uint64_t snapshot(group_slot& g, group_block& out) noexcept {
+    for (;;) {
+        const std::uint64_t current = g.current.load(std::memory_order_acquire);
+        copy_words(*block_of(g, current), out);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (g.current.load(std::memory_order_relaxed) == current) return current;
+    }
+}
+
+// --- members --------------------------------------------------------------
+
+struct group_member {
+    group_slot* group = nullptr;
+    std::uint32_t index = 0;   // member slot
+    std::uint64_t token = 0;   // what our windows' `owner` says
+
+    static std::uint64_t owner_token(std::uint32_t index, std::uint64_t slot_token) noexcept {
+        return (std::uint64_t{index + 1} << 56) | (slot_token & 0x00ff'ffff'ffff'ffffull);
+    }
+};
+
+// Whether the member that owns windows marked `owner` is gone.
+inline bool owner_gone(group_slot& g, std::uint64_t owner) noexcept {
+    const std::uint64_t index = (owner >> 56) - 1;
+    if (index >= shared_max_members) return true;
+    member_slot& m = g.members[index];
+    const std::uint64_t token = m.token.load(std::memory_order_acquire);
+    if (group_member::owner_token(static_cast<std::uint32_t>(index), token) != owner) return true;  // slot reused
+    return !process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu), m.start_time.load(std::memory_order_relaxed));
+}
+
+// Changes the group's state to `next` (computed from the snapshot `seen`);
+// false when someone changed it first.
+inline bool propose(const group_member& me, std::uint64_t seen, const group_block& next) noexcept {
+    group_slot& g = *me.group;
+    const std::uint64_t mine = me.index * 2;
+    const std::uint64_t spare = (seen & 0xff) == mine ? mine + 1 : mine;
+    // Readers that copy our spare block while we write it see `current` move
+    // (it moved away from the spare before we got here): they retry.
+    std::atomic_thread_fence(std::memory_order_release);
+    store_words(next, g.members[me.index].blocks[spare % 2]);
+    const std::uint64_t version = (seen >> 8) + 1;
+    std::uint64_t expected = seen;
+    if (!g.current.compare_exchange_strong(expected, version << 8 | spare, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed)) {
+        return false;
+    }
+    // Producers reuse space below `committed`: only ever raise it.
+    const std::uint64_t low = next.committed();
+    std::uint64_t old = g.committed.load(std::memory_order_relaxed);
+    while (old < low && !g.committed.compare_exchange_weak(old, low, std::memory_order_release)) {
+    }
+    return true;
+}
+
+inline void check_group_name(std::string_view name) {
+    bool ok = !name.empty() && name.size() <= shared_group_name_max && name.front() != '.';
+    for (char c : name)
+        ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-');
+    if (!ok)
+        throw error(errc::invalid_name, "group name '" + std::string(name.substr(0, 80)) +
+                                            "' is not 1-63 characters of A-Z a-z 0-9 . _ - not starting "
+                                            "with '.'; choose another group name");
+}
+
+// Finds or creates the group `name` (probing from its hash, so that two
+// processes creating it at once meet in the same slot) and takes a member
+// slot in it. `start` gives the first record of a new group.
+template <class Start>
+group_member join_group(group_table& table, std::string_view name, std::span<const std::byte> initial_state,
+                        Start&& start) {
+    check_group_name(name);
+    const process_id me = process_id::self();
+    const std::size_t home = fnv1a(name) % shared_max_groups;
+    group_slot* found = nullptr;
+    for (std::size_t probe = 0; probe < shared_max_groups && found == nullptr;) {
+        group_slot& g = table.groups[(home + probe) % shared_max_groups];
+        std::uint64_t status = g.status.load(std::memory_order_acquire);
+        if (status == group_active) {
+            if (std::string_view(g.name, std::min<std::size_t>(g.name_length, shared_group_name_max)) == name)
+                found = &g;
+            ++probe;
+            continue;
+        }
+        if (status != group_free) {  // being set up: wait, or take over from a dead creator
+            const auto creator = static_cast<std::uint32_t>(status >> 2);
+            if (process_alive(creator, 0)) {
+                std::this_thread::yield();
+                continue;
+            }
+        }
+        const std::uint64_t mine = (std::uint64_t{me.pid} << 2) | 1;
+        if (!g.status.compare_exchange_strong(status, mine, std::memory_order_acq_rel)) continue;
+        g.name_length = static_cast<std::uint32_t>(name.size());
+        std::memcpy(g.name, name.data(), name.size());
+        g.name[name.size()] = '\0';
+        group_block initial{};
+        initial.next = start();
+        std::memcpy(initial.state.data(), initial_state.data(), std::min(initial_state.size(), initial.state.size()));
+        store_words(initial, g.initial);
+        g.committed.store(initial.next, std::memory_order_relaxed);
+        g.current.store((std::uint64_t{1} << 8) | initial_block, std::memory_order_relaxed);
+        g.status.store(group_active, std::memory_order_release);
+        found = &g;
+    }
+    if (found == nullptr)
+        throw error(errc::full, "stream has " + std::to_string(shared_max_groups) +
+                                    " consumer groups already; reuse a group name");
+
+    const std::uint64_t slot_token_base = std::uint64_t{me.pid};
+    for (std::uint32_t i = 0; i < shared_max_members; ++i) {
+        member_slot& m = found->members[i];
+        std::uint64_t token = m.token.load(std::memory_order_acquire);
+        const bool free = token == 0;
+        if (!free && process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu),
+                                   m.start_time.load(std::memory_order_relaxed)))
+            continue;
+        const std::uint64_t generation = ((token >> 32) + 1) & 0xff'ffff;
+        const std::uint64_t mine = generation << 32 | slot_token_base;
+        if (!m.token.compare_exchange_strong(token, mine, std::memory_order_acq_rel)) continue;
+        m.start_time.store(me.start_time, std::memory_order_relaxed);
+        return {found, i, group_member::owner_token(i, mine)};
+    }
+    throw error(errc::full, "group '" + std::string(name) + "' has " + std::to_string(shared_max_members) +
+                                " live members already; stop one or use another group");
+}
+
+inline void leave_group(const group_member& me) noexcept {
+    if (me.group == nullptr) return;
+    std::uint64_t token = me.group->members[me.index].token.load(std::memory_order_relaxed);
+    if (group_member::owner_token(me.index, token) == me.token)
+        me.group->members[me.index].token.compare_exchange_strong(token, 0, std::memory_order_acq_rel);
+}
+
+// Commits (or abandons, for redelivery) the window starting at `first_seq`.
+inline void finish_window(const group_member& me, std::uint64_t first_seq, bool committed) {
+    group_block b;
+    for (;;) {
+        const std::uint64_t seen = snapshot(*me.group, b);
+        std::uint64_t i = 0;
+        while (i < b.out && !(b.handed_out[i].first_seq == first_seq && b.handed_out[i].owner == me.token)) ++i;
+        if (i == b.out) return;  // taken over meanwhile: it will come again
+        if (committed) {
+            b.handed_out[i] = b.handed_out[b.out - 1];
+            --b.out;
+            ++b.windows;
+        } else {
+            b.handed_out[i].owner = 0;
+        }
+        if (propose(me, seen, b)) return;
+    }
+}
+
+}  // namespace omstream::detail
