@@ -10,9 +10,16 @@ struct memory_family {
     static void remove(const std::string& stream) { omstream::memory<int>::remove(stream); }
 };
 
+struct shm_ring_family {
+    template <class T>
+    using type = omstream::shm_ring<T>;
+    static constexpr const char* name = "shm";
+    static void remove(const std::string& stream) { omstream::shm_ring<int>::remove(stream); }
+};
+
 }  // namespace
 
 namespace omstream::testing {
-using storages = ::testing::Types<memory_family>;
+using storages = ::testing::Types<memory_family, shm_ring_family>;
 INSTANTIATE_TYPED_TEST_SUITE_P(all, storage_suite, storages);
 }  // namespace omstream::testing

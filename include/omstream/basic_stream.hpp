@@ -213,13 +213,21 @@ private:
     // or until a record arrives. A manual clock does not move by itself, so
     // waiting on one only naps.
     std::chrono::nanoseconds sleep_limit() const {
+        std::chrono::nanoseconds limit(-1);
         if constexpr (is_manual_clock_v<clock_type>) {
-            return std::chrono::milliseconds(1);
-        } else {
-            if (deadline_ == time_point::max()) return std::chrono::nanoseconds(-1);
+            limit = std::chrono::milliseconds(1);
+        } else if (deadline_ != time_point::max()) {
             const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline_ - clock_type::now());
-            return std::max(left, std::chrono::nanoseconds::zero());
+            limit = std::max(left, std::chrono::nanoseconds::zero());
         }
+        // Shared storages wake up now and then to look after dead processes.
+        if constexpr (requires { storage_.max_sleep(); }) {
+            const std::chrono::nanoseconds storage_limit = storage_.max_sleep();
+            if (storage_limit >= std::chrono::nanoseconds::zero() &&
+                (limit < std::chrono::nanoseconds::zero() || storage_limit < limit))
+                limit = storage_limit;
+        }
+        return limit;
     }
 
     Storage storage_;

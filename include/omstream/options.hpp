@@ -56,6 +56,7 @@ OMSTREAM_DEFINE_OPTION(max_record_size, std::size_t);             // bytes; larg
 OMSTREAM_DEFINE_OPTION(capacity, std::size_t);                    // records held unprocessed (bound)
 OMSTREAM_DEFINE_OPTION(keep, bool);                               // keep processed records
 OMSTREAM_DEFINE_OPTION(max_age, std::chrono::nanoseconds);        // drop records older than this
+OMSTREAM_DEFINE_OPTION(permissions, unsigned);                    // shm_ring: mode bits of a new segment (0600)
 // Emitters.
 OMSTREAM_DEFINE_OPTION(size, std::size_t);                        // S5 records per count window
 OMSTREAM_DEFINE_OPTION(max_wait, std::chrono::nanoseconds);       // S5 deliver partial windows after

@@ -1,5 +1,7 @@
-// The umbrella header: everything omstream offers. The JSON codec stays
+// The umbrella header: everything omstream offers, the shared-memory ring
+// (Boost.Interprocess) included. The JSON codec stays
 // opt-in (omstream/codec/json.hpp) so that nlohmann_json is not required.
 #pragma once
 
 #include <omstream/core.hpp>
+#include <omstream/storage/shm_ring.hpp>

@@ -128,7 +128,9 @@ TYPED_TEST_P(storage_suite, batch_append_is_published_at_once_and_in_order) {
 
 TYPED_TEST_P(storage_suite, buffer_shows_entries_and_processed_flags) {
     const auto name = this->fresh();
-    auto s = this->template open<std::uint64_t>(name, omstream::size = 2, omstream::keep = true);
+    auto s = this->template open<std::uint64_t>(name, omstream::size = 2, omstream::group = "fast");
+    auto slow = this->template open<std::uint64_t>(name, omstream::group = "slow");
+    (void)slow.poll([](const auto&) { FAIL() << "nothing appended yet"; });  // joins; holds records back
     for (std::uint64_t i = 0; i < 3; ++i) s.append(i);
     ASSERT_TRUE(s.poll([](const auto&) {}));
     const auto entries = s.buffer();
@@ -139,6 +141,7 @@ TYPED_TEST_P(storage_suite, buffer_shows_entries_and_processed_flags) {
     EXPECT_EQ(entries[2].data, 2u);
     EXPECT_EQ(entries[2].seq, 2u);
     EXPECT_GT(entries[2].created_ns, 0);
+    for (const auto& e : slow.buffer()) EXPECT_FALSE(e.processed);  // relative to the group (S10)
 }
 
 TYPED_TEST_P(storage_suite, metadata_names_the_stream_type_and_groups) {

@@ -53,8 +53,10 @@ public:
     // One system call per round of sleep, not one per waker: the first waker
     // disarms the word; sleepers arm it again before they next sleep.
     void wake() noexcept {
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (sleepers_.load(std::memory_order_relaxed) != 0 && armed_.load(std::memory_order_relaxed) != 0 &&
+        // A read-modify-write, not a fence: it orders our publishing before the
+        // look at sleepers_ against a sleeper's enter() (and ThreadSanitizer
+        // understands it).
+        if (sleepers_.fetch_add(0, std::memory_order_seq_cst) != 0 && armed_.load(std::memory_order_relaxed) != 0 &&
             armed_.exchange(0, std::memory_order_seq_cst) != 0) {
             wake_always();
         }

@@ -1,0 +1,59 @@
+// The layout of a shm_ring segment (DESIGN.md §3): a header, then
+// `capacity` slots of `slot_size` bytes, each holding one frame. The bytes
+// outlive the processes that wrote them, so the header starts with a magic
+// number and a format version, and names the record type (S3).
+#pragma once
+
+#include <omstream/detail/futex.hpp>
+#include <omstream/detail/shared_groups.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace omstream::detail {
+
+inline constexpr std::array<char, 8> ring_magic{'O', 'M', 'S', 'T', 'R', 'I', 'N', 'G'};
+inline constexpr std::uint32_t ring_format_version = 1;
+inline constexpr std::size_t max_producers = 64;
+
+// A producer's claim in flight: [from, to) is being written by the process
+// named by `token` (pid) and `start_time`. Written before the claim is
+// made, cleared after it is published, so a reader stuck on a slot can tell
+// whether its writer is still alive.
+struct producer_slot {
+    std::atomic<std::uint64_t> token;  // 0: free; else pid
+    std::atomic<std::uint64_t> start_time;
+    std::atomic<std::uint64_t> from;
+    std::atomic<std::uint64_t> to;
+};
+
+struct ring_header {
+    // The first 32 bytes keep their place in every format version.
+    std::array<char, 8> magic;
+    std::uint32_t version;
+    std::uint32_t header_bytes;
+    std::atomic<std::uint64_t> init_owner;  // pid of the process setting the segment up
+    std::atomic<std::uint32_t> ready;       // 1 once set up
+    std::uint32_t reserved;
+
+    std::uint32_t creator_pid;
+    std::uint32_t max_payload;  // bytes of the largest record (max_record_size)
+    std::int64_t created_ns;
+    std::uint64_t capacity;   // slots, a power of two
+    std::uint64_t slot_size;  // bytes
+    std::uint64_t fingerprint;
+    char record_type[256];
+    char layout[1024];
+
+    alignas(64) std::atomic<std::uint64_t> tail;     // next sequence number to claim
+    alignas(64) std::atomic<std::uint64_t> skipped;  // slots given up as padding (dead writers)
+    wait_word consumers;
+    wait_word space;
+    alignas(64) producer_slot producers[max_producers];
+    alignas(64) group_table groups;
+};
+
+inline constexpr std::size_t ring_header_bytes = (sizeof(ring_header) + 4095) & ~std::size_t{4095};
+
+}  // namespace omstream::detail
