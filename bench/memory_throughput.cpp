@@ -41,7 +41,7 @@ using u64 = std::uint64_t;
 using producer_t = omstream::stream<omstream::memory<u64>>;
 using consumer_t = omstream::stream<omstream::memory<u64>, omstream::count_window>;
 
-constexpr std::size_t batch = 64;          // window size and batch size
+constexpr std::size_t batch = 64;              // window size and batch size
 constexpr std::size_t queue_capacity = 65536;  // bound of every queue and stream
 
 bool smoke() {
@@ -51,7 +51,8 @@ bool smoke() {
 
 u64 env_number(const char* name, u64 fallback) {
     const char* s = std::getenv(name);
-    if (s == nullptr || *s == '\0') return fallback;
+    if (s == nullptr || *s == '\0')
+        return fallback;
     const u64 v = std::strtoull(s, nullptr, 10);
     return v == 0 ? fallback : v;
 }
@@ -71,7 +72,8 @@ int repetitions() {
 // Pins the calling thread to `cpu`; a failure (fewer cores, a cpuset, no
 // permission) leaves the thread where the scheduler puts it.
 void pin(int cpu) {
-    if (std::thread::hardware_concurrency() < 2) return;
+    if (std::thread::hardware_concurrency() < 2)
+        return;
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(static_cast<unsigned>(cpu), &set);
@@ -84,13 +86,15 @@ struct result {
     u64 count = 0;
 };
 
-u64 expected_sum(u64 n) { return n * (n + 1) / 2; }
+u64 expected_sum(u64 n) {
+    return n * (n + 1) / 2;
+}
 
 void finish(benchmark::State& state, u64 n, const result& got) {
     if (got.count != n || got.sum != expected_sum(n)) {
         state.SkipWithError(("consumer got " + std::to_string(got.count) + " records, sum " +
-                             std::to_string(got.sum) + "; expected " + std::to_string(n) + ", sum " +
-                             std::to_string(expected_sum(n)))
+                             std::to_string(got.sum) + "; expected " + std::to_string(n) +
+                             ", sum " + std::to_string(expected_sum(n)))
                                 .c_str());
     }
 }
@@ -98,7 +102,8 @@ void finish(benchmark::State& state, u64 n, const result& got) {
 void report(benchmark::State& state, u64 n) {
     const auto items = static_cast<std::int64_t>(n) * state.iterations();
     state.SetItemsProcessed(items);
-    state.counters["records_per_s"] = benchmark::Counter(static_cast<double>(items), benchmark::Counter::kIsRate);
+    state.counters["records_per_s"] =
+        benchmark::Counter(static_cast<double>(items), benchmark::Counter::kIsRate);
 }
 
 // One iteration = one consumer thread on core 1 (`consume(n, ready)` sets
@@ -115,7 +120,8 @@ void two_threads(benchmark::State& state, Consume consume, Produce produce) {
             pin(1);
             got = consume(n, ready);
         });
-        while (!ready.load(std::memory_order_acquire)) std::this_thread::yield();
+        while (!ready.load(std::memory_order_acquire))
+            std::this_thread::yield();
         produce(n);
         consumer.join();
         finish(state, n, got);
@@ -143,11 +149,13 @@ void BM_omstream(benchmark::State& state) {
         result r;
         auto fn = [&](const omstream::window<u64>& w) {
             u64 s = 0;
-            for (u64 v : w) s += v;
+            for (u64 v : w)
+                s += v;
             r.sum += s;
             r.count += w.size();
             if constexpr (Mode == consumer_mode::apply)
-                if (r.count >= n) c.stop();
+                if (r.count >= n)
+                    c.stop();
         };
         c.poll(fn);  // joins the group before the producer starts
         ready.store(true, std::memory_order_release);
@@ -155,18 +163,21 @@ void BM_omstream(benchmark::State& state) {
             c.apply(fn);
         } else {
             while (r.count < n)
-                if (!c.poll(fn)) omstream::detail::cpu_relax();
+                if (!c.poll(fn))
+                    omstream::detail::cpu_relax();
         }
         return r;
     };
     auto produce = [&](u64 n) {
         auto p = producer_t::open(name, omstream::capacity = capacity);
         if constexpr (Batch == 1) {
-            for (u64 v = 1; v <= n; ++v) p.append(v);
+            for (u64 v = 1; v <= n; ++v)
+                p.append(v);
         } else {
             std::array<u64, Batch> buf;
             for (u64 v = 1; v <= n; v += Batch) {
-                for (std::size_t i = 0; i < Batch; ++i) buf[i] = v + i;
+                for (std::size_t i = 0; i < Batch; ++i)
+                    buf[i] = v + i;
                 p.append(std::span<const u64>(buf));
             }
         }
@@ -183,7 +194,8 @@ void BM_omstream(benchmark::State& state) {
             pin(1);
             got = consume(n, ready);
         });
-        while (!ready.load(std::memory_order_acquire)) std::this_thread::yield();
+        while (!ready.load(std::memory_order_acquire))
+            std::this_thread::yield();
         produce(n);
         consumer.join();
         omstream::memory<u64>::remove(name);
@@ -220,7 +232,8 @@ void BM_spsc_queue(benchmark::State& state) {
                     continue;
                 }
                 u64 s = 0;
-                for (std::size_t i = 0; i < got; ++i) s += buf[i];
+                for (std::size_t i = 0; i < got; ++i)
+                    s += buf[i];
                 r.sum += s;
                 r.count += got;
             }
@@ -230,15 +243,18 @@ void BM_spsc_queue(benchmark::State& state) {
     auto produce = [&](u64 n) {
         if constexpr (Batch == 1) {
             for (u64 v = 1; v <= n; ++v)
-                while (!q->push(v)) omstream::detail::cpu_relax();
+                while (!q->push(v))
+                    omstream::detail::cpu_relax();
         } else {
             std::array<u64, Batch> buf;
             for (u64 v = 1; v <= n; v += Batch) {
-                for (std::size_t i = 0; i < Batch; ++i) buf[i] = v + i;
+                for (std::size_t i = 0; i < Batch; ++i)
+                    buf[i] = v + i;
                 std::size_t done = 0;
                 while (done < Batch) {
                     const std::size_t pushed = q->push(buf.data() + done, Batch - done);
-                    if (pushed == 0) omstream::detail::cpu_relax();
+                    if (pushed == 0)
+                        omstream::detail::cpu_relax();
                     done += pushed;
                 }
             }
@@ -270,7 +286,8 @@ void BM_reader_writer_queue(benchmark::State& state) {
     };
     auto produce = [&](u64 n) {
         for (u64 v = 1; v <= n; ++v)
-            while (!q.try_enqueue(v)) omstream::detail::cpu_relax();
+            while (!q.try_enqueue(v))
+                omstream::detail::cpu_relax();
     };
     two_threads(state, consume, produce);
 }
@@ -291,7 +308,8 @@ void BM_append_only(benchmark::State& state) {
         if constexpr (Batch == 1) {
             p->append(++v);
         } else {
-            for (auto& b : buf) b = ++v;
+            for (auto& b : buf)
+                b = ++v;
             p->append(std::span<const u64>(buf));
         }
         in_stream += Batch;
@@ -309,11 +327,13 @@ void BM_append_only(benchmark::State& state) {
     omstream::memory<u64>::remove(name);
     const auto items = static_cast<std::int64_t>(Batch) * state.iterations();
     state.SetItemsProcessed(items);
-    state.counters["records_per_s"] = benchmark::Counter(static_cast<double>(items), benchmark::Counter::kIsRate);
+    state.counters["records_per_s"] =
+        benchmark::Counter(static_cast<double>(items), benchmark::Counter::kIsRate);
     // Seconds per append call and per record (the same for single appends);
     // the console shows them with an SI prefix (e.g. 95.2ns), JSON in seconds.
-    state.counters["ns_per_append"] = benchmark::Counter(
-        static_cast<double>(state.iterations()), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_append"] =
+        benchmark::Counter(static_cast<double>(state.iterations()),
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
     state.counters["ns_per_record"] = benchmark::Counter(
         static_cast<double>(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
@@ -321,22 +341,33 @@ void BM_append_only(benchmark::State& state) {
 void register_all() {
     const int reps = repetitions();
     auto two = [&](benchmark::internal::Benchmark* b) {
-        b->UseRealTime()->Repetitions(reps)->ReportAggregatesOnly(true)->Unit(benchmark::kMillisecond);
-        if (smoke()) b->Iterations(1);
+        b->UseRealTime()->Repetitions(reps)->ReportAggregatesOnly(true)->Unit(
+            benchmark::kMillisecond);
+        if (smoke())
+            b->Iterations(1);
     };
     const auto cap = static_cast<std::int64_t>(queue_capacity);
-    two(benchmark::RegisterBenchmark("omstream/single/apply", BM_omstream<1, consumer_mode::apply>)->Arg(cap));
-    two(benchmark::RegisterBenchmark("omstream/batch64/apply", BM_omstream<batch, consumer_mode::apply>)->Arg(cap));
-    two(benchmark::RegisterBenchmark("omstream/single/poll_spin", BM_omstream<1, consumer_mode::poll_spin>)->Arg(cap));
-    two(benchmark::RegisterBenchmark("omstream/batch64/poll_spin", BM_omstream<batch, consumer_mode::poll_spin>)->Arg(cap));
+    two(benchmark::RegisterBenchmark("omstream/single/apply", BM_omstream<1, consumer_mode::apply>)
+            ->Arg(cap));
+    two(benchmark::RegisterBenchmark("omstream/batch64/apply",
+                                     BM_omstream<batch, consumer_mode::apply>)
+            ->Arg(cap));
+    two(benchmark::RegisterBenchmark("omstream/single/poll_spin",
+                                     BM_omstream<1, consumer_mode::poll_spin>)
+            ->Arg(cap));
+    two(benchmark::RegisterBenchmark("omstream/batch64/poll_spin",
+                                     BM_omstream<batch, consumer_mode::poll_spin>)
+            ->Arg(cap));
     two(benchmark::RegisterBenchmark("spsc_queue/single", BM_spsc_queue<1>));
     two(benchmark::RegisterBenchmark("spsc_queue/batch64", BM_spsc_queue<batch>));
 #ifdef OMSTREAM_BENCH_RWQ
     two(benchmark::RegisterBenchmark("reader_writer_queue/single", BM_reader_writer_queue));
 #endif
     auto one = [&](benchmark::internal::Benchmark* b) {
-        b->UseRealTime()->Repetitions(reps)->ReportAggregatesOnly(true)->Unit(benchmark::kNanosecond);
-        if (smoke()) b->MinTime(0.05);
+        b->UseRealTime()->Repetitions(reps)->ReportAggregatesOnly(true)->Unit(
+            benchmark::kNanosecond);
+        if (smoke())
+            b->MinTime(0.05);
     };
     one(benchmark::RegisterBenchmark("append_only/single", BM_append_only<1>));
     one(benchmark::RegisterBenchmark("append_only/batch64", BM_append_only<batch>));
@@ -347,7 +378,8 @@ void register_all() {
 int main(int argc, char** argv) {
     register_all();
     benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+        return 1;
     benchmark::AddCustomContext("records_per_run", std::to_string(records()));
     benchmark::AddCustomContext("queue_capacity", std::to_string(queue_capacity));
     benchmark::RunSpecifiedBenchmarks();

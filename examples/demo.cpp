@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
     ring::remove(name);
 
     int lines[2];
-    if (::pipe(lines) != 0) return 1;
+    if (::pipe(lines) != 0)
+        return 1;
     // The consumer: its own process, created at first access of the stream.
     auto consumer_stream = om::stream<ring, om::count_window>::open(name, om::size = 1);
     const pid_t consumer = ::fork();
@@ -41,7 +42,8 @@ int main(int argc, char** argv) {
             line << window << '\n';
             std::cout << line.str() << std::flush;
             (void)::write(lines[1], line.str().data(), line.str().size());
-            if (++windows == 3) consumer_stream.stop();
+            if (++windows == 3)
+                consumer_stream.stop();
         });
         ::_exit(0);
     }
@@ -61,8 +63,10 @@ int main(int argc, char** argv) {
 
     std::string printed;
     char buffer[512];
-    for (ssize_t n; (n = ::read(lines[0], buffer, sizeof buffer)) > 0;) printed.append(buffer, static_cast<std::size_t>(n));
-    if (!test) return 0;
+    for (ssize_t n; (n = ::read(lines[0], buffer, sizeof buffer)) > 0;)
+        printed.append(buffer, static_cast<std::size_t>(n));
+    if (!test)
+        return 0;
     const std::regex shape(R"(Window \[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\] \[\{foo: bar\}\])");
     std::istringstream in(printed);
     int good = 0;

@@ -20,9 +20,11 @@ int main(int argc, char** argv) {
     try {
         auto s = om::stream<om::shm_ring<tick>>::open(name);
         const auto before = s.metadata().appended;
-        for (int i = 0; i < count; ++i) s.append(tick{100.0 + i, i + 1});
+        for (int i = 0; i < count; ++i)
+            s.append(tick{100.0 + i, i + 1});
         const auto after = s.metadata().appended;
-        std::cout << "appended " << count << " ticks to '" << name << "' (" << after << " in all)\n";
+        std::cout << "appended " << count << " ticks to '" << name << "' (" << after
+                  << " in all)\n";
         if (test) {
             om::shm_ring<tick>::remove(name);
             return after - before == static_cast<std::uint64_t>(count) ? 0 : 1;

@@ -21,7 +21,8 @@ struct tick_renamed {
     BOOST_HANA_DEFINE_STRUCT(tick_renamed, (double, cost), (std::int64_t, qty));
 };
 struct order {
-    BOOST_HANA_DEFINE_STRUCT(order, (std::string, symbol), (tick, at), (std::vector<std::byte>, note));
+    BOOST_HANA_DEFINE_STRUCT(order, (std::string, symbol), (tick, at),
+                             (std::vector<std::byte>, note));
 };
 struct over_aligned {
     alignas(32) double value;
@@ -72,7 +73,8 @@ std::vector<T> round_trip(const std::string& name, const std::vector<T>& input) 
     s.append(input);
     std::vector<T> out;
     EXPECT_TRUE(s.poll([&](const om::window<T>& w) {
-        for (auto&& v : w) out.push_back(v);
+        for (auto&& v : w)
+            out.push_back(v);
     }));
     om::memory<T>::remove(name);
     return out;
@@ -126,7 +128,8 @@ TEST(record, fingerprints_tell_layouts_apart) {
     EXPECT_EQ(record_traits<tick>::fingerprint(), record_traits<tick>::fingerprint());
     EXPECT_NE(record_traits<tick>::fingerprint(), record_traits<tick_renamed>::fingerprint());
     EXPECT_NE(record_traits<std::int64_t>::fingerprint(), record_traits<double>::fingerprint());
-    EXPECT_NE(record_traits<std::int32_t>::fingerprint(), record_traits<std::uint32_t>::fingerprint());
+    EXPECT_NE(record_traits<std::int32_t>::fingerprint(),
+              record_traits<std::uint32_t>::fingerprint());
     EXPECT_EQ(record_traits<tick>::layout(),
               "tick/size=16/align=8{price:double/size=8/align=8,qty:std::int64_t/size=8/align=8}");
     EXPECT_NE(record_traits<order>::layout().find("symbol:std::string"), std::string::npos);

@@ -36,7 +36,8 @@ TEST(storage_memory, streams_are_named_in_a_process_wide_registry) {
 TEST(storage_memory, records_wait_for_the_first_consumer) {
     om::memory<int>::remove("mem-early");
     auto producer = om::stream<om::memory<int>>::open("mem-early");
-    for (int i = 0; i < 3; ++i) producer.append(i);
+    for (int i = 0; i < 3; ++i)
+        producer.append(i);
     auto consumer = om::stream<om::memory<int>>::open("mem-early", om::size = 3);
     std::vector<int> got;
     ASSERT_TRUE(consumer.poll([&](const om::window<int>& w) { got.assign(w.begin(), w.end()); }));
@@ -49,7 +50,8 @@ TEST(storage_memory, processed_records_are_released_unless_kept) {
         const std::string name = keep ? "mem-keep" : "mem-release";
         om::memory<int>::remove(name);
         auto s = om::stream<om::memory<int>>::open(name, om::size = 2, om::keep = keep);
-        for (int i = 0; i < 5; ++i) s.append(i);
+        for (int i = 0; i < 5; ++i)
+            s.append(i);
         while (s.poll([](const auto&) {})) {
         }
         const auto entries = s.buffer();
@@ -71,10 +73,12 @@ TEST(storage_memory, released_chunks_are_reused_and_memory_stays_bounded) {
     std::vector<std::uint64_t> batch(1000);
     std::uint64_t expected = 0;
     for (int round = 0; round < 300; ++round) {  // 300k records, ~10 MB of frames in all
-        for (auto& v : batch) v = expected + (&v - batch.data());
+        for (auto& v : batch)
+            v = expected + (&v - batch.data());
         s.append(batch);
         ASSERT_TRUE(s.poll([&](const om::window<std::uint64_t>& w) {
-            for (auto v : w) ASSERT_EQ(v, expected++);
+            for (auto v : w)
+                ASSERT_EQ(v, expected++);
         }));
         EXPECT_LE(s.metadata().retained, 70'000u);  // at most about two 1 MiB chunks
     }
@@ -98,9 +102,11 @@ TEST(storage_memory, max_age_drops_older_records) {
 }
 
 TEST(storage_memory, invalid_option_values_are_refused) {
-    EXPECT_THROW((void)om::stream<om::memory<int>>::open("mem-bad", om::max_record_size = 0), om::error);
-    EXPECT_THROW((void)om::stream<om::memory<int>>::open("mem-bad2", om::size = 0).poll([](const auto&) {}),
+    EXPECT_THROW((void)om::stream<om::memory<int>>::open("mem-bad", om::max_record_size = 0),
                  om::error);
+    EXPECT_THROW(
+        (void)om::stream<om::memory<int>>::open("mem-bad2", om::size = 0).poll([](const auto&) {}),
+        om::error);
     try {
         (void)om::stream<om::memory<int>>::open("mem-bad3", om::group = "no/slash");
         FAIL();

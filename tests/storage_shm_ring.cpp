@@ -70,7 +70,8 @@ struct shm_ring_test : ::testing::Test {
         return names.back();
     }
     void TearDown() override {
-        for (const auto& n : names) ring::remove(n);
+        for (const auto& n : names)
+            ring::remove(n);
     }
 };
 
@@ -98,25 +99,29 @@ TEST_F(shm_ring_test, three_producer_processes_and_two_groups_of_two_consumer_pr
                 std::vector<std::uint64_t> got;
                 std::vector<std::uint64_t> next(producers, 0);
                 bool ordered = true;
-                // Stop once the group has committed everything (another member may hold the last window).
+                // Stop once the group has committed everything (another member may hold the last
+                // window).
                 std::jthread watchdog([&](std::stop_token st) {
                     auto probe = om::stream<ring>::open(name);
                     while (!st.stop_requested()) {
                         for (const auto& gm : probe.metadata().groups)
-                            if (gm.name == group && gm.committed >= total) return c.stop();
+                            if (gm.name == group && gm.committed >= total)
+                                return c.stop();
                         std::this_thread::sleep_for(2ms);
                     }
                 });
                 c.apply([&](const om::window<std::uint64_t>& w) {
                     for (auto v : w) {
                         const auto p = v >> 32, i = v & 0xffffffffu;
-                        if (i < next[p]) ordered = false;  // per-producer order within a member
+                        if (i < next[p])
+                            ordered = false;  // per-producer order within a member
                         next[p] = i + 1;
                         got.push_back(v);
                     }
                 });
                 std::ofstream(out, std::ios::binary)
-                    .write(reinterpret_cast<const char*>(got.data()), static_cast<std::streamsize>(got.size() * 8));
+                    .write(reinterpret_cast<const char*>(got.data()),
+                           static_cast<std::streamsize>(got.size() * 8));
                 return ordered;
             }));
         }
@@ -125,11 +130,13 @@ TEST_F(shm_ring_test, three_producer_processes_and_two_groups_of_two_consumer_pr
     for (int p = 0; p < producers; ++p) {
         writers.push_back(spawn([=] {
             auto s = om::stream<ring>::open(name);
-            for (std::uint64_t i = 0; i < per_producer; ++i) s.append((std::uint64_t(p) << 32) | i);
+            for (std::uint64_t i = 0; i < per_producer; ++i)
+                s.append((std::uint64_t(p) << 32) | i);
             return true;
         }));
     }
-    for (pid_t w : writers) EXPECT_EQ(wait_exit(w), 0);
+    for (pid_t w : writers)
+        EXPECT_EQ(wait_exit(w), 0);
     const auto deadline = std::chrono::steady_clock::now() + 120s;
     for (pid_t c : consumers) {
         int status = 0;
@@ -140,13 +147,15 @@ TEST_F(shm_ring_test, three_producer_processes_and_two_groups_of_two_consumer_pr
             }
             std::this_thread::sleep_for(5ms);
         }
-        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "consumer failed or saw records out of order";
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            << "consumer failed or saw records out of order";
     }
     for (int g = 0; g < 2; ++g) {
         std::vector<std::uint64_t> all;
         for (int m = 0; m < 2; ++m) {
             std::ifstream in(outputs[g * 2 + m], std::ios::binary);
-            std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                                    std::istreambuf_iterator<char>());
             const auto* v = reinterpret_cast<const std::uint64_t*>(bytes.data());
             all.insert(all.end(), v, v + bytes.size() / 8);
             std::remove(outputs[g * 2 + m].c_str());
@@ -181,7 +190,8 @@ struct omstream::codec<stalling> {
     static constexpr std::size_t fixed_size = 8;
     static std::size_t encoded_size(const stalling&) { return 8; }
     static void encode(const stalling& s, std::byte* out) {
-        if (stalling::stall) ::pause();
+        if (stalling::stall)
+            ::pause();
         std::memcpy(out, &s.value, 8);
     }
     static stalling decode(std::span<const std::byte> bytes) {
@@ -206,22 +216,26 @@ TEST_F(shm_ring_test, a_producer_killed_between_claim_and_commit_stalls_nobody_f
         p.append(stalling{666});  // claims seq 1, never commits
         return true;
     });
-    while (consumer.metadata().appended < 2) std::this_thread::yield();
+    while (consumer.metadata().appended < 2)
+        std::this_thread::yield();
     kill_and_reap(child);
     const auto killed_at = std::chrono::steady_clock::now();
     producer.append(stalling{2});  // other producers are not blocked
     std::vector<std::uint64_t> got;
     while (got.size() < 2 && std::chrono::steady_clock::now() - killed_at < 5s)
         (void)consumer.poll([&](const om::window<stalling>& w) {
-            for (const auto& s : w) got.push_back(s.value);
+            for (const auto& s : w)
+                got.push_back(s.value);
         });
     const auto stall = std::chrono::steady_clock::now() - killed_at;
     EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2}));  // never the torn 666
     // Target: at most 100 ms (Aeron takes 15 s); generous bound for a loaded machine.
-    EXPECT_LT(stall, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(stall).count() << " ms";
+    EXPECT_LT(stall, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(stall).count()
+                         << " ms";
     EXPECT_EQ(consumer.metadata().dropped, 1u);  // the dead slot, counted
-    ::testing::Test::RecordProperty("stall_ms",
-                                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(stall).count()));
+    ::testing::Test::RecordProperty(
+        "stall_ms",
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(stall).count()));
 }
 
 TEST_F(shm_ring_test, a_consumer_killed_in_its_callback_gets_its_window_redelivered) {
@@ -229,7 +243,8 @@ TEST_F(shm_ring_test, a_consumer_killed_in_its_callback_gets_its_window_redelive
     auto producer = om::stream<ring>::open(name);
     auto survivor = om::stream<ring>::open(name, om::group = "g", om::size = 3);
     (void)survivor.poll([](const auto&) {});
-    for (std::uint64_t i = 0; i < 3; ++i) producer.append(i);
+    for (std::uint64_t i = 0; i < 3; ++i)
+        producer.append(i);
     int ready[2];
     ASSERT_EQ(::pipe(ready), 0);
     const pid_t child = spawn([&] {
@@ -245,7 +260,8 @@ TEST_F(shm_ring_test, a_consumer_killed_in_its_callback_gets_its_window_redelive
     std::vector<std::uint64_t> got;
     const auto until = std::chrono::steady_clock::now() + 5s;
     while (got.empty() && std::chrono::steady_clock::now() < until) {
-        (void)survivor.poll([&](const om::window<std::uint64_t>& w) { got.assign(w.begin(), w.end()); });
+        (void)survivor.poll(
+            [&](const om::window<std::uint64_t>& w) { got.assign(w.begin(), w.end()); });
         std::this_thread::sleep_for(1ms);
     }
     EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2}));
@@ -260,7 +276,8 @@ TEST_F(shm_ring_test, kill_loop_producers_never_leave_torn_records_or_a_stall) {
     };
     using twice_ring = om::shm_ring<twice>;
     const auto name = fresh("killloop");
-    const int rounds = std::getenv("OMSTREAM_KILL_ROUNDS") ? std::atoi(std::getenv("OMSTREAM_KILL_ROUNDS")) : 200;
+    const int rounds =
+        std::getenv("OMSTREAM_KILL_ROUNDS") ? std::atoi(std::getenv("OMSTREAM_KILL_ROUNDS")) : 200;
     auto consumer = om::stream<twice_ring>::open(name, om::size = 1, om::capacity = 1024);
     (void)consumer.poll([](const auto&) {});
     std::mt19937 random(42);
@@ -283,8 +300,10 @@ TEST_F(shm_ring_test, kill_loop_producers_never_leave_torn_records_or_a_stall) {
         for (;;) {
             const auto now_md = consumer.metadata();
             const auto& g = now_md.groups.at(0);
-            if (g.committed >= md.appended) break;
-            ASSERT_LT(std::chrono::steady_clock::now(), until) << "consumer stalled after kill in round " << round;
+            if (g.committed >= md.appended)
+                break;
+            ASSERT_LT(std::chrono::steady_clock::now(), until)
+                << "consumer stalled after kill in round " << round;
             (void)consumer.poll([&](const om::window<twice>& w) {
                 for (const auto& t : w) {
                     ASSERT_EQ(t.a, ~t.b) << "torn record";
@@ -298,14 +317,13 @@ TEST_F(shm_ring_test, kill_loop_producers_never_leave_torn_records_or_a_stall) {
         }
     }
     const auto md = consumer.metadata();
-    EXPECT_EQ(delivered + md.dropped, md.appended);  // every claimed slot: delivered, or a dead writer's
+    EXPECT_EQ(delivered + md.dropped,
+              md.appended);  // every claimed slot: delivered, or a dead writer's
 }
 
 TEST_F(shm_ring_test, bad_segments_are_refused_with_clear_errors) {
     const auto name = fresh("garbage");
-    {
-        std::ofstream("/dev/shm/omstream." + name, std::ios::binary) << std::string(100, 'x');
-    }
+    { std::ofstream("/dev/shm/omstream." + name, std::ios::binary) << std::string(100, 'x'); }
     try {
         (void)om::stream<ring>::open(name);
         FAIL() << "a truncated segment must be refused";
@@ -328,7 +346,8 @@ TEST_F(shm_ring_test, bad_segments_are_refused_with_clear_errors) {
     // A segment from another format version.
     { auto s = om::stream<ring>::open(name, om::capacity = 16); }
     {
-        std::fstream f("/dev/shm/omstream." + name, std::ios::binary | std::ios::in | std::ios::out);
+        std::fstream f("/dev/shm/omstream." + name,
+                       std::ios::binary | std::ios::in | std::ios::out);
         const std::uint32_t future = 99;
         f.seekp(8);
         f.write(reinterpret_cast<const char*>(&future), 4);
@@ -355,11 +374,13 @@ TEST_F(shm_ring_test, a_batch_larger_than_the_ring_is_refused) {
 }
 
 TEST_F(shm_ring_test, another_user_gets_permission_denied) {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root to create as root and open as nobody";
+    if (::geteuid() != 0)
+        GTEST_SKIP() << "needs root to create as root and open as nobody";
     const auto name = fresh("perm");
     auto s = om::stream<ring>::open(name);  // 0600, owned by root
     const pid_t child = spawn([&] {
-        if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) return false;
+        if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+            return false;
         try {
             (void)om::stream<ring>::open(name);
         } catch (const om::error& e) {

@@ -49,11 +49,13 @@ auto open(const std::string& name, std::size_t size) {
 
 TEST(window, std_views_pipelines_apply) {
     auto s = open<int>("window-std", 10);
-    for (int i = 1; i <= 10; ++i) s.append(i);
+    for (int i = 1; i <= 10; ++i)
+        s.append(i);
     ASSERT_TRUE(s.poll([](const om::window<int>& w) {
         auto evens = w | std::views::filter([](int v) { return v % 2 == 0; }) |
                      std::views::transform([](int v) { return v * 10; });
-        EXPECT_EQ(std::vector<int>(evens.begin(), evens.end()), (std::vector<int>{20, 40, 60, 80, 100}));
+        EXPECT_EQ(std::vector<int>(evens.begin(), evens.end()),
+                  (std::vector<int>{20, 40, 60, 80, 100}));
         auto last3 = w | std::views::drop(7) | std::views::reverse;
         EXPECT_EQ(std::vector<int>(last3.begin(), last3.end()), (std::vector<int>{10, 9, 8}));
         EXPECT_EQ(w[4], 5);
@@ -66,13 +68,16 @@ TEST(window, std_views_pipelines_apply) {
 
 TEST(window, range_v3_pipelines_apply) {
     auto s = open<int>("window-rv3", 9);
-    for (int i = 1; i <= 9; ++i) s.append(i);
+    for (int i = 1; i <= 9; ++i)
+        s.append(i);
     ASSERT_TRUE(s.poll([](const om::window<int>& w) {
-        const auto sums = w | ranges::views::chunk(3) |
-                          ranges::views::transform([](auto chunk) { return ranges::accumulate(chunk, 0); }) |
-                          ranges::to<std::vector>();
+        const auto sums =
+            w | ranges::views::chunk(3) |
+            ranges::views::transform([](auto chunk) { return ranges::accumulate(chunk, 0); }) |
+            ranges::to<std::vector>();
         EXPECT_EQ(sums, (std::vector<int>{6, 15, 24}));
-        EXPECT_TRUE(ranges::equal(w | ranges::views::filter([](int v) { return v > 7; }), std::vector<int>{8, 9}));
+        EXPECT_TRUE(ranges::equal(w | ranges::views::filter([](int v) { return v > 7; }),
+                                  std::vector<int>{8, 9}));
     }));
     om::memory<int>::remove("window-rv3");
 }
@@ -82,7 +87,8 @@ TEST(window, variable_length_records_iterate_forward) {
     s.append(std::vector<std::string>{"a", "bb", "ccc"});
     ASSERT_TRUE(s.poll([](const om::window<std::string>& w) {
         auto sizes = w | std::views::transform([](const std::string& v) { return v.size(); });
-        EXPECT_EQ(std::vector<std::size_t>(sizes.begin(), sizes.end()), (std::vector<std::size_t>{1, 2, 3}));
+        EXPECT_EQ(std::vector<std::size_t>(sizes.begin(), sizes.end()),
+                  (std::vector<std::size_t>{1, 2, 3}));
         EXPECT_EQ(std::ranges::distance(w), 3);
     }));
     om::memory<std::string>::remove("window-strings");
@@ -114,18 +120,21 @@ TEST(window, a_window_spanning_many_chunks_is_still_random_access) {
     // 100,000 records of 32-byte frames span several 1 MiB chunks.
     auto s = open<std::uint64_t>("window-chunks", 100'000);
     std::vector<std::uint64_t> batch(100'000);
-    for (std::uint64_t i = 0; i < batch.size(); ++i) batch[i] = i;
+    for (std::uint64_t i = 0; i < batch.size(); ++i)
+        batch[i] = i;
     s.append(batch);
     ASSERT_TRUE(s.poll([](const om::window<std::uint64_t>& w) {
         ASSERT_EQ(w.size(), 100'000u);
-        for (std::uint64_t i : {0ul, 1ul, 32'767ul, 32'768ul, 65'535ul, 99'999ul}) EXPECT_EQ(w[i], i);
+        for (std::uint64_t i : {0ul, 1ul, 32'767ul, 32'768ul, 65'535ul, 99'999ul})
+            EXPECT_EQ(w[i], i);
         auto it = w.end();
         it -= 1;
         EXPECT_EQ(*it, 99'999u);
         it -= 50'000;
         EXPECT_EQ(*it, 49'999u);
         std::uint64_t n = 0;
-        for (auto v : w) EXPECT_EQ(v, n++);
+        for (auto v : w)
+            EXPECT_EQ(v, n++);
         EXPECT_EQ(n, 100'000u);
     }));
     om::memory<std::uint64_t>::remove("window-chunks");

@@ -35,7 +35,7 @@ class stream {
     static_assert(check_storage<Storage>(), "see the error above");
     static_assert(check_emitter<Emitter, typename Storage::record_type>(), "see the error above");
 
-public:
+  public:
     using storage_type = Storage;
     using emitter_type = Emitter;
     using record_type = typename Storage::record_type;
@@ -70,9 +70,9 @@ public:
     // Appends a batch with one claim and one publish: consumers see all of it
     // or none of it.
     template <std::ranges::forward_range Range>
-        requires(!std::same_as<std::remove_cvref_t<Range>, record_type>) &&
-                std::convertible_to<std::ranges::range_reference_t<const Range&>, const record_type&>
-    void append(const Range& records) {
+    requires(!std::same_as<std::remove_cvref_t<Range>, record_type>) &&
+        std::convertible_to<std::ranges::range_reference_t<const Range&>,
+                            const record_type&> void append(const Range& records) {
         storage_.append(records, now_ns(), timeout_);
     }
 
@@ -81,9 +81,9 @@ public:
         return storage_.try_append(std::span<const record_type>(&record, 1), now_ns());
     }
     template <std::ranges::forward_range Range>
-        requires(!std::same_as<std::remove_cvref_t<Range>, record_type>) &&
-                std::convertible_to<std::ranges::range_reference_t<const Range&>, const record_type&>
-    bool try_append(const Range& records) {
+    requires(!std::same_as<std::remove_cvref_t<Range>, record_type>) &&
+        std::convertible_to<std::ranges::range_reference_t<const Range&>,
+                            const record_type&> bool try_append(const Range& records) {
         return storage_.try_append(records, now_ns());
     }
 
@@ -95,7 +95,8 @@ public:
     template <class Fn>
     bool poll(Fn&& fn) {
         auto claim = next_window();
-        if (!claim.ready) return false;
+        if (!claim.ready)
+            return false;
         deliver(claim, fn);
         return true;
     }
@@ -121,11 +122,14 @@ public:
             if (!claim.ready) {
                 const std::uint32_t seen = signal.epoch();
                 signal.enter();
-                if (!stopped()) claim = next_window();  // re-check now that producers will wake us
-                if (!claim.ready && !stopped()) signal.sleep(seen, sleep_limit());
+                if (!stopped())
+                    claim = next_window();  // re-check now that producers will wake us
+                if (!claim.ready && !stopped())
+                    signal.sleep(seen, sleep_limit());
                 signal.leave();
             }
-            if (claim.ready) deliver(claim, fn);
+            if (claim.ready)
+                deliver(claim, fn);
         }
     }
 
@@ -144,7 +148,7 @@ public:
     const Emitter& emitter() const noexcept { return emitter_; }
     Storage& storage() noexcept { return storage_; }
 
-private:
+  private:
     static constexpr int spin_attempts = 64;
     using claim_type = typename Storage::claim_type;
 
@@ -182,7 +186,8 @@ private:
         const auto group = joined();
         const time_point now = clock_type::now();
         deadline_ = time_point::max();
-        auto pick = [&](const window<record_type>& pending, std::span<std::byte, max_emitter_state> bytes) {
+        auto pick = [&](const window<record_type>& pending,
+                        std::span<std::byte, max_emitter_state> bytes) {
             typename Emitter::state_type state;
             std::memcpy(&state, bytes.data(), sizeof state);
             const decision<clock_type> d = emitter_.next(pending, state, now);
@@ -217,7 +222,8 @@ private:
         if constexpr (is_manual_clock_v<clock_type>) {
             limit = std::chrono::milliseconds(1);
         } else if (deadline_ != time_point::max()) {
-            const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline_ - clock_type::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::nanoseconds>(deadline_ - clock_type::now());
             limit = std::max(left, std::chrono::nanoseconds::zero());
         }
         // Shared storages wake up now and then to look after dead processes.

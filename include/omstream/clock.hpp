@@ -26,7 +26,7 @@ struct basic_manual_clock {
         ticks().fetch_add(std::chrono::duration_cast<duration>(d).count());
     }
 
-private:
+  private:
     static std::atomic<rep>& ticks() noexcept {
         static std::atomic<rep> value{0};
         return value;

@@ -15,8 +15,8 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <vector>
 #include <type_traits>
+#include <vector>
 
 namespace omstream {
 
@@ -35,7 +35,9 @@ struct accepted_options_of {
     using type = boost::hana::tuple<>;
 };
 template <class T>
-    requires requires { typename T::accepted_options; }
+requires requires {
+    typename T::accepted_options;
+}
 struct accepted_options_of<T> {
     using type = typename T::accepted_options;
 };
@@ -54,9 +56,11 @@ concept emitter_has_clock = requires {
 };
 
 template <class E>
-concept emitter_state_storable = requires { typename E::state_type; } &&
-                                 std::is_trivially_copyable_v<typename E::state_type> &&
-                                 sizeof(typename E::state_type) <= max_emitter_state;
+concept emitter_state_storable = requires {
+    typename E::state_type;
+}
+&&std::is_trivially_copyable_v<typename E::state_type> &&
+    sizeof(typename E::state_type) <= max_emitter_state;
 
 template <class E>
 concept emitter_can_start = requires(const E& e, typename E::clock_type::time_point now) {
@@ -64,7 +68,8 @@ concept emitter_can_start = requires(const E& e, typename E::clock_type::time_po
 };
 
 template <class E, class T>
-concept emitter_can_decide = requires(const E& e, const window<T>& pending, typename E::state_type& state,
+concept emitter_can_decide = requires(const E& e, const window<T>& pending,
+                                      typename E::state_type& state,
                                       typename E::clock_type::time_point now) {
     { e.next(pending, state, now) } -> std::same_as<decision<typename E::clock_type>>;
 };
@@ -72,7 +77,7 @@ concept emitter_can_decide = requires(const E& e, const window<T>& pending, type
 // An emitter of windows over records of type T.
 template <class E, class T = int>
 concept emitter = std::copy_constructible<E> && emitter_opted_in<E> && emitter_has_clock<E> &&
-                  emitter_state_storable<E> && emitter_can_start<E> && emitter_can_decide<E, T>;
+    emitter_state_storable<E> && emitter_can_start<E> && emitter_can_decide<E, T>;
 
 template <class E, class T = int>
 constexpr bool check_emitter() {
@@ -82,19 +87,23 @@ constexpr bool check_emitter() {
     if constexpr (emitter_opted_in<E>) {
         static_assert(emitter_has_clock<E>,
                       "omstream: an emitter needs `using clock_type = <a std::chrono clock>;`");
-        static_assert(emitter_state_storable<E>,
-                      "omstream: an emitter needs `using state_type = ...;`, trivially copyable and at "
-                      "most omstream::max_emitter_state (64) bytes");
+        static_assert(
+            emitter_state_storable<E>,
+            "omstream: an emitter needs `using state_type = ...;`, trivially copyable and at "
+            "most omstream::max_emitter_state (64) bytes");
         if constexpr (emitter_has_clock<E> && emitter_state_storable<E>) {
-            static_assert(emitter_can_start<E>,
-                          "omstream: an emitter needs `state_type start(clock_type::time_point now) const`");
+            static_assert(
+                emitter_can_start<E>,
+                "omstream: an emitter needs `state_type start(clock_type::time_point now) const`");
             if constexpr (emitter_can_start<E>) {
-                static_assert(emitter_can_decide<E, T>,
-                              "omstream: an emitter needs `decision<clock_type> next(const window<T>& "
-                              "pending, state_type& state, clock_type::time_point now) const`");
+                static_assert(
+                    emitter_can_decide<E, T>,
+                    "omstream: an emitter needs `decision<clock_type> next(const window<T>& "
+                    "pending, state_type& state, clock_type::time_point now) const`");
             }
         }
-        static_assert(std::copy_constructible<E>, "omstream: an emitter must be copy constructible");
+        static_assert(std::copy_constructible<E>,
+                      "omstream: an emitter must be copy constructible");
     }
     return emitter<E, T>;
 }
@@ -104,7 +113,10 @@ template <class S>
 concept storage_opted_in = std::same_as<typename S::storage_concept, storage_tag>;
 
 template <class S>
-concept storage_names_record = requires { typename S::record_type; } && record<typename S::record_type>;
+concept storage_names_record = requires {
+    typename S::record_type;
+}
+&&record<typename S::record_type>;
 
 template <class S>
 concept storage_has_kind = requires {
@@ -119,7 +131,8 @@ concept storage_appends = requires(S& s, const typename S::record_type* first, s
 };
 
 template <class S>
-concept storage_serves_groups = requires(S& s, std::string_view name, std::span<const std::byte> state,
+concept storage_serves_groups = requires(S& s, std::string_view name,
+                                         std::span<const std::byte> state,
                                          typename S::group_handle group, std::uint64_t ticket) {
     typename S::claim_type;
     { s.join(name, state) } -> std::same_as<typename S::group_handle>;
@@ -137,15 +150,16 @@ concept storage_describes_itself = requires(S& s, std::string_view group) {
 
 template <class S>
 concept storage = std::copy_constructible<S> && storage_opted_in<S> && storage_names_record<S> &&
-                  storage_has_kind<S> && storage_appends<S> && storage_serves_groups<S> &&
-                  storage_describes_itself<S>;
+    storage_has_kind<S> && storage_appends<S> && storage_serves_groups<S> &&
+    storage_describes_itself<S>;
 
 template <class S>
 constexpr bool check_storage() {
     static_assert(storage_opted_in<S>,
                   "omstream: not a storage: add `using storage_concept = omstream::storage_tag;`");
-    static_assert(storage_names_record<S>,
-                  "omstream: a storage needs `using record_type = T;` for a storable record type T");
+    static_assert(
+        storage_names_record<S>,
+        "omstream: a storage needs `using record_type = T;` for a storable record type T");
     static_assert(storage_has_kind<S>,
                   "omstream: a storage needs `static constexpr std::string_view kind`");
     static_assert(storage_appends<S>,

@@ -10,36 +10,47 @@
 namespace omstream {
 
 enum class errc {
-    invalid_name = 1,     // S1: the stream name breaks the naming rules
-    type_mismatch,        // S3: opened with another record type
-    version_mismatch,     // S3: stored by another format version
-    record_too_large,     // a record exceeds the configured maximum size
-    full,                 // S13: bounded storage full and the wait timed out
-    no_space,             // the disk or segment has no room left
-    permission_denied,    // the OS refused access to the stream
-    corrupt,              // stored bytes fail their checks
-    invalid_option,       // an option value is out of range
-    stopped,              // the operation was interrupted by stop()
-    io_error,             // any other operating-system failure
+    invalid_name = 1,   // S1: the stream name breaks the naming rules
+    type_mismatch,      // S3: opened with another record type
+    version_mismatch,   // S3: stored by another format version
+    record_too_large,   // a record exceeds the configured maximum size
+    full,               // S13: bounded storage full and the wait timed out
+    no_space,           // the disk or segment has no room left
+    permission_denied,  // the OS refused access to the stream
+    corrupt,            // stored bytes fail their checks
+    invalid_option,     // an option value is out of range
+    stopped,            // the operation was interrupted by stop()
+    io_error,           // any other operating-system failure
 };
 
 namespace detail {
 class error_category_impl final : public std::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "omstream"; }
     std::string message(int code) const override {
         switch (static_cast<errc>(code)) {
-        case errc::invalid_name: return "invalid stream name";
-        case errc::type_mismatch: return "record type mismatch";
-        case errc::version_mismatch: return "format version mismatch";
-        case errc::record_too_large: return "record too large";
-        case errc::full: return "storage full";
-        case errc::no_space: return "no space left";
-        case errc::permission_denied: return "permission denied";
-        case errc::corrupt: return "corrupt data";
-        case errc::invalid_option: return "invalid option";
-        case errc::stopped: return "stopped";
-        case errc::io_error: return "i/o error";
+            case errc::invalid_name:
+                return "invalid stream name";
+            case errc::type_mismatch:
+                return "record type mismatch";
+            case errc::version_mismatch:
+                return "format version mismatch";
+            case errc::record_too_large:
+                return "record too large";
+            case errc::full:
+                return "storage full";
+            case errc::no_space:
+                return "no space left";
+            case errc::permission_denied:
+                return "permission denied";
+            case errc::corrupt:
+                return "corrupt data";
+            case errc::invalid_option:
+                return "invalid option";
+            case errc::stopped:
+                return "stopped";
+            case errc::io_error:
+                return "i/o error";
         }
         return "unknown omstream error";
     }
@@ -58,7 +69,7 @@ inline std::error_code make_error_code(errc e) noexcept {
 // The exception type of the library. what() reads "<what happened>: <category
 // message>"; the first part always says what to do about it.
 class error : public std::system_error {
-public:
+  public:
     error(errc code, const std::string& what) : std::system_error(make_error_code(code), what) {}
     errc code_value() const noexcept { return static_cast<errc>(code().value()); }
 };

@@ -23,22 +23,23 @@ struct group_metadata {
 
 struct stream_metadata {
     std::string name;
-    std::string kind;                // "stream.memory", "stream.shm_ring", "stream.mapped_log"
-    std::int64_t created_ns = 0;     // when the stream was created (system clock)
-    std::string record_type;         // S3
-    std::string layout;              // S3: what the fingerprint hashes
-    std::uint64_t fingerprint = 0;   // S3
-    std::size_t capacity = 0;        // records held unprocessed at most; 0 = unbounded
-    std::uint64_t appended = 0;      // records appended since creation (= next sequence number)
-    std::uint64_t retained = 0;      // records still held
-    std::uint64_t first_seq = 0;     // sequence number of the oldest record held
-    std::uint64_t late = 0;          // sum over groups
-    std::uint64_t dropped = 0;       // records released before every group processed them
+    std::string kind;               // "stream.memory", "stream.shm_ring", "stream.mapped_log"
+    std::int64_t created_ns = 0;    // when the stream was created (system clock)
+    std::string record_type;        // S3
+    std::string layout;             // S3: what the fingerprint hashes
+    std::uint64_t fingerprint = 0;  // S3
+    std::size_t capacity = 0;       // records held unprocessed at most; 0 = unbounded
+    std::uint64_t appended = 0;     // records appended since creation (= next sequence number)
+    std::uint64_t retained = 0;     // records still held
+    std::uint64_t first_seq = 0;    // sequence number of the oldest record held
+    std::uint64_t late = 0;         // sum over groups
+    std::uint64_t dropped = 0;      // records released before every group processed them
     std::vector<group_metadata> groups;
 
     std::chrono::system_clock::time_point created() const {
         return std::chrono::system_clock::time_point(
-            std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(created_ns)));
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::nanoseconds(created_ns)));
     }
 };
 

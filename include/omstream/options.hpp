@@ -28,7 +28,7 @@ struct option_value {
 template <class Option>
 struct option_key {
     template <class V>
-        requires std::constructible_from<typename Option::value_type, V>
+    requires std::constructible_from<typename Option::value_type, V>
     constexpr option_value<Option> operator=(V&& v) const {
         return {typename Option::value_type(std::forward<V>(v))};
     }
@@ -36,39 +36,40 @@ struct option_key {
 
 // Declares the option type NAME##_option, with a static_assert message that
 // names the option, and the key object NAME.
-#define OMSTREAM_DEFINE_OPTION(NAME, TYPE)                                                  \
-    struct NAME##_option {                                                                   \
-        using value_type = TYPE;                                                             \
-        static constexpr const char* name = #NAME;                                           \
-        template <bool Accepted>                                                             \
-        static constexpr void check() {                                                      \
-            static_assert(Accepted, "omstream: option '" #NAME                               \
+#define OMSTREAM_DEFINE_OPTION(NAME, TYPE)                                                 \
+    struct NAME##_option {                                                                 \
+        using value_type = TYPE;                                                           \
+        static constexpr const char* name = #NAME;                                         \
+        template <bool Accepted>                                                           \
+        static constexpr void check() {                                                    \
+            static_assert(Accepted, "omstream: option '" #NAME                             \
                                     "' is not taken by this stream's storage or emitter"); \
-        }                                                                                    \
-    };                                                                                       \
+        }                                                                                  \
+    };                                                                                     \
     inline constexpr option_key<NAME##_option> NAME {}
 
 // Taken by every stream.
-OMSTREAM_DEFINE_OPTION(group, std::string);                       // S10 consumer group, default "default"
-OMSTREAM_DEFINE_OPTION(timeout, std::chrono::nanoseconds);        // S13 longest wait of append()
-OMSTREAM_DEFINE_OPTION(max_record_size, std::size_t);             // bytes; larger records are refused
+OMSTREAM_DEFINE_OPTION(group, std::string);                 // S10 consumer group, default "default"
+OMSTREAM_DEFINE_OPTION(timeout, std::chrono::nanoseconds);  // S13 longest wait of append()
+OMSTREAM_DEFINE_OPTION(max_record_size, std::size_t);       // bytes; larger records are refused
 // Storages.
-OMSTREAM_DEFINE_OPTION(capacity, std::size_t);                    // records held unprocessed (bound)
-OMSTREAM_DEFINE_OPTION(keep, bool);                               // keep processed records
-OMSTREAM_DEFINE_OPTION(max_age, std::chrono::nanoseconds);        // drop records older than this
-OMSTREAM_DEFINE_OPTION(permissions, unsigned);                    // shm_ring: mode bits of a new segment (0600)
+OMSTREAM_DEFINE_OPTION(capacity, std::size_t);              // records held unprocessed (bound)
+OMSTREAM_DEFINE_OPTION(keep, bool);                         // keep processed records
+OMSTREAM_DEFINE_OPTION(max_age, std::chrono::nanoseconds);  // drop records older than this
+OMSTREAM_DEFINE_OPTION(permissions, unsigned);  // shm_ring: mode bits of a new segment (0600)
 // Emitters.
-OMSTREAM_DEFINE_OPTION(size, std::size_t);                        // S5 records per count window
-OMSTREAM_DEFINE_OPTION(max_wait, std::chrono::nanoseconds);       // S5 deliver partial windows after
-OMSTREAM_DEFINE_OPTION(interval, std::chrono::nanoseconds);       // S6/S7 time window length
+OMSTREAM_DEFINE_OPTION(size, std::size_t);                   // S5 records per count window
+OMSTREAM_DEFINE_OPTION(max_wait, std::chrono::nanoseconds);  // S5 deliver partial windows after
+OMSTREAM_DEFINE_OPTION(interval, std::chrono::nanoseconds);  // S6/S7 time window length
 
 // The options a stream was opened with: one value per option type. (A plain
 // tuple, not a hana::map: GCC 12 lays out hana::map temporaries differently
 // depending on earlier instantiations, which breaks the ODR across TUs.)
 template <class... Options>
 class option_set {
-public:
-    constexpr explicit option_set(typename Options::value_type... values) : values_(std::move(values)...) {}
+  public:
+    constexpr explicit option_set(typename Options::value_type... values)
+        : values_(std::move(values)...) {}
 
     template <class Option>
     static constexpr bool has = (std::is_same_v<Option, Options> || ...);
@@ -83,7 +84,7 @@ public:
         }
     }
 
-private:
+  private:
     template <class Option>
     static constexpr std::size_t index_of() {
         std::size_t i = 0;
@@ -104,13 +105,14 @@ inline constexpr bool is_option_value<option_value<O>> = true;
 // static_assert names it.
 template <class Option, class... Lists>
 constexpr void check_option_taken() {
-    constexpr bool taken = (... || decltype(boost::hana::contains(std::declval<Lists>(),
-                                                                  boost::hana::type_c<Option>))::value);
+    constexpr bool taken = (... || decltype(boost::hana::contains(
+                                       std::declval<Lists>(), boost::hana::type_c<Option>))::value);
     Option::template check<taken>();
 }
 
 template <class Option, class... All>
-inline constexpr std::size_t count_of = (std::size_t{0} + ... + std::size_t{std::is_same_v<Option, All>});
+inline constexpr std::size_t count_of = (std::size_t{0} + ... +
+                                         std::size_t{std::is_same_v<Option, All>});
 
 template <class... Options>
 constexpr bool all_distinct() {
@@ -124,10 +126,9 @@ auto make_options(option_value<Options>... values) {
     return option_set<Options...>(std::move(values.value)...);
 }
 
-
 // Options taken by every stream, whatever its storage and emitter.
-using stream_options = boost::hana::tuple<boost::hana::type<group_option>,
-                                          boost::hana::type<timeout_option>,
-                                          boost::hana::type<max_record_size_option>>;
+using stream_options =
+    boost::hana::tuple<boost::hana::type<group_option>, boost::hana::type<timeout_option>,
+                       boost::hana::type<max_record_size_option>>;
 
 }  // namespace omstream

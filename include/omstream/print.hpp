@@ -24,7 +24,9 @@ namespace omstream {
 
 namespace detail {
 template <class T>
-concept ostreamable = requires(std::ostream& os, const T& value) { os << value; };
+concept ostreamable = requires(std::ostream& os, const T& value) {
+    os << value;
+};
 }  // namespace detail
 
 template <class T>
@@ -35,7 +37,8 @@ void print_record(std::ostream& os, const T& value) {
         os << '{';
         bool first = true;
         boost::hana::for_each(boost::hana::accessors<T>(), [&](auto pair) {
-            if (!first) os << ", ";
+            if (!first)
+                os << ", ";
             first = false;
             os << boost::hana::to<const char*>(boost::hana::first(pair)) << ": ";
             print_record(os, boost::hana::second(pair)(value));
@@ -53,12 +56,14 @@ void print_record(std::ostream& os, const T& value) {
 
 // "2026-11-23 16:15:37.687509" in local time, from nanoseconds since the epoch.
 inline std::string format_time(std::int64_t ns) {
-    const std::time_t seconds = static_cast<std::time_t>(ns >= 0 ? ns / 1'000'000'000 : (ns - 999'999'999) / 1'000'000'000);
+    const std::time_t seconds =
+        static_cast<std::time_t>(ns >= 0 ? ns / 1'000'000'000 : (ns - 999'999'999) / 1'000'000'000);
     const auto micros = (ns - static_cast<std::int64_t>(seconds) * 1'000'000'000) / 1000;
     std::tm local{};
     localtime_r(&seconds, &local);
     std::ostringstream out;
-    out << std::put_time(&local, "%Y-%m-%d %H:%M:%S") << '.' << std::setw(6) << std::setfill('0') << micros;
+    out << std::put_time(&local, "%Y-%m-%d %H:%M:%S") << '.' << std::setw(6) << std::setfill('0')
+        << micros;
     return out.str();
 }
 
@@ -67,7 +72,8 @@ std::ostream& operator<<(std::ostream& os, const window<T>& w) {
     os << "Window [" << format_time(w.created_ns()) << "] [";
     bool first = true;
     for (auto&& record : w) {
-        if (!first) os << ", ";
+        if (!first)
+            os << ", ";
         first = false;
         print_record(os, static_cast<const T&>(record));
     }

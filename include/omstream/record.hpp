@@ -26,7 +26,9 @@ namespace omstream {
 
 // --- the record concept, part by part -------------------------------------
 template <class T>
-concept has_codec = requires { sizeof(codec<T>); };
+concept has_codec = requires {
+    sizeof(codec<T>);
+};
 
 template <class T>
 concept encodable = has_codec<T> && requires(const T& value, std::byte* out) {
@@ -70,7 +72,8 @@ std::string record_name() {
         return std::string(type_name<T>());
     } else if constexpr (std::is_integral_v<T>) {
         // One spelling per width, whatever the platform calls it.
-        return std::string(std::is_signed_v<T> ? "std::int" : "std::uint") + std::to_string(8 * sizeof(T)) + "_t";
+        return std::string(std::is_signed_v<T> ? "std::int" : "std::uint") +
+               std::to_string(8 * sizeof(T)) + "_t";
     } else if constexpr (requires { codec<T>::name; }) {
         return std::string(codec<T>::name);
     } else {
@@ -86,8 +89,10 @@ std::string record_layout() {
         layout += "{";
         bool first = true;
         boost::hana::for_each(boost::hana::accessors<T>(), [&](auto pair) {
-            using member = std::remove_cvref_t<decltype(boost::hana::second(pair)(std::declval<T&>()))>;
-            if (!first) layout += ",";
+            using member =
+                std::remove_cvref_t<decltype(boost::hana::second(pair)(std::declval<T&>()))>;
+            if (!first)
+                layout += ",";
             first = false;
             layout += boost::hana::to<const char*>(boost::hana::first(pair));
             layout += ":" + record_layout<member>();

@@ -22,7 +22,7 @@ namespace omstream {
 // trivially copyable types).
 template <class T>
 class entry_ref {
-public:
+  public:
     entry_ref() = default;
     explicit entry_ref(const std::byte* frame) noexcept : frame_(frame) {}
     std::uint64_t seq() const noexcept { return header().seq; }
@@ -34,7 +34,7 @@ public:
     }
     decltype(auto) data() const { return codec<T>::decode(detail::payload_of(frame_)); }
 
-private:
+  private:
     const detail::frame_header& header() const noexcept { return detail::header_of(frame_); }
     const std::byte* frame_ = nullptr;
 };
@@ -50,7 +50,7 @@ class window_iterator {
     static constexpr bool fixed = record_traits<T>::fixed_size;
     static constexpr std::size_t stride = fixed ? frame_size(codec<T>::fixed_size) : 0;
 
-public:
+  public:
     using difference_type = std::ptrdiff_t;
     using value_type = std::conditional_t<P == window_projection::records, T, entry_ref<T>>;
     using iterator_concept =
@@ -73,9 +73,7 @@ public:
     }
 
     // Zero-copy records only: others are decoded into a temporary.
-    const T* operator->() const
-        requires(P == window_projection::records && codec<T>::zero_copy)
-    {
+    const T* operator->() const requires(P == window_projection::records && codec<T>::zero_copy) {
         return &codec<T>::decode(payload_of(pos_));
     }
 
@@ -107,7 +105,8 @@ public:
     }
     window_iterator& operator+=(difference_type n) noexcept requires fixed {
         index_ = static_cast<std::size_t>(static_cast<difference_type>(index_) + n);
-        while (span_ != spans_end_ && index_ >= span_->first_index + span_->count) ++span_;
+        while (span_ != spans_end_ && index_ >= span_->first_index + span_->count)
+            ++span_;
         while (span_ != spans_ && (span_ == spans_end_ || span_->first_index > index_) &&
                index_ < span_[-1].first_index + span_[-1].count) {
             --span_;
@@ -116,27 +115,32 @@ public:
         return *this;
     }
     window_iterator& operator-=(difference_type n) noexcept requires fixed { return *this += -n; }
-    friend window_iterator operator+(window_iterator it, difference_type n) noexcept requires fixed {
+    friend window_iterator operator+(window_iterator it,
+                                     difference_type n) noexcept requires fixed {
         return it += n;
     }
-    friend window_iterator operator+(difference_type n, window_iterator it) noexcept requires fixed {
+    friend window_iterator operator+(difference_type n,
+                                     window_iterator it) noexcept requires fixed {
         return it += n;
     }
-    friend window_iterator operator-(window_iterator it, difference_type n) noexcept requires fixed {
+    friend window_iterator operator-(window_iterator it,
+                                     difference_type n) noexcept requires fixed {
         return it -= n;
     }
-    friend difference_type operator-(const window_iterator& a, const window_iterator& b) noexcept
-        requires fixed
-    {
+    friend difference_type operator-(const window_iterator& a,
+                                     const window_iterator& b) noexcept requires fixed {
         return static_cast<difference_type>(a.index_) - static_cast<difference_type>(b.index_);
     }
     decltype(auto) operator[](difference_type n) const requires fixed { return *(*this + n); }
-    friend auto operator<=>(const window_iterator& a, const window_iterator& b) noexcept requires fixed {
+    friend auto operator<=>(const window_iterator& a,
+                            const window_iterator& b) noexcept requires fixed {
         return a.index_ <=> b.index_;
     }
 
-private:
-    std::size_t next_offset() const noexcept { return span_->stride != 0 ? span_->stride : stride_of(pos_); }
+  private:
+    std::size_t next_offset() const noexcept {
+        return span_->stride != 0 ? span_->stride : stride_of(pos_);
+    }
 
     // Point pos_ at the frame of index_ within span_ (or nowhere at the end).
     void settle() noexcept {
@@ -148,7 +152,8 @@ private:
             pos_ = span_->first + (index_ - span_->first_index) * stride;
         } else {
             pos_ = span_->first;
-            for (std::size_t i = span_->first_index; i < index_; ++i) pos_ += next_offset();
+            for (std::size_t i = span_->first_index; i < index_; ++i)
+                pos_ += next_offset();
         }
     }
 
@@ -161,7 +166,7 @@ private:
 
 template <class T, window_projection P>
 class frame_view : public std::ranges::view_interface<frame_view<T, P>> {
-public:
+  public:
     using iterator = window_iterator<T, P>;
     frame_view() = default;
     frame_view(std::span<const frame_span> spans, std::size_t count) noexcept
@@ -176,7 +181,7 @@ public:
     std::size_t size() const noexcept { return count_; }
     bool empty() const noexcept { return count_ == 0; }
 
-protected:
+  protected:
     std::span<const frame_span> spans_{};
     std::size_t count_ = 0;
 };
@@ -191,7 +196,7 @@ template <class T>
 class window : public detail::frame_view<T, detail::window_projection::records> {
     using base = detail::frame_view<T, detail::window_projection::records>;
 
-public:
+  public:
     window() = default;
     window(std::span<const detail::frame_span> spans, std::size_t count, std::int64_t created_ns,
            std::uint64_t first_seq, std::uint64_t lost = 0) noexcept
@@ -211,7 +216,7 @@ public:
     // Records skipped by a lossy storage just before this window.
     std::uint64_t lost() const noexcept { return lost_; }
 
-private:
+  private:
     std::int64_t created_ns_ = 0;
     std::uint64_t first_seq_ = 0;
     std::uint64_t lost_ = 0;

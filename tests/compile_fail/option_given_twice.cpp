@@ -2,6 +2,7 @@
 #include <omstream/stream.hpp>
 
 int main() {
-    auto s = omstream::stream<omstream::memory<int>>::open("x", omstream::size = 2, omstream::size = 3);
+    auto s =
+        omstream::stream<omstream::memory<int>>::open("x", omstream::size = 2, omstream::size = 3);
     (void)s;
 }

@@ -5,6 +5,7 @@
 using namespace std::chrono_literals;
 
 int main() {
-    auto s = omstream::stream<omstream::memory<int>, omstream::count_window>::open("x", omstream::interval = 2s);
+    auto s = omstream::stream<omstream::memory<int>, omstream::count_window>::open(
+        "x", omstream::interval = 2s);
     (void)s;
 }

@@ -12,7 +12,8 @@ struct big_state {
     };
     state_type start(clock_type::time_point) const { return {}; }
     template <class T>
-    omstream::decision<clock_type> next(const omstream::window<T>&, state_type&, clock_type::time_point) const {
+    omstream::decision<clock_type> next(const omstream::window<T>&, state_type&,
+                                        clock_type::time_point) const {
         return omstream::decision<clock_type>::wait();
     }
 };

@@ -29,7 +29,7 @@ struct named_record {
 
 template <class Family>
 class storage_suite : public ::testing::Test {
-protected:
+  protected:
     template <class T>
     using storage = typename Family::template type<T>;
 
@@ -43,7 +43,8 @@ protected:
         return name;
     }
     void TearDown() override {
-        for (const auto& n : names_) Family::remove(n);
+        for (const auto& n : names_)
+            Family::remove(n);
     }
 
     template <class T, class Emitter = count_window, class... Options>
@@ -60,7 +61,7 @@ protected:
         return windows;
     }
 
-private:
+  private:
     std::vector<std::string> names_;
 };
 
@@ -81,7 +82,8 @@ TYPED_TEST_P(storage_suite, sequence_numbers_are_dense_and_created_is_stamped) {
     const auto name = this->fresh();
     auto s = this->template open<std::uint64_t>(name, omstream::size = 5);
     const auto before = std::chrono::system_clock::now();
-    for (std::uint64_t i = 0; i < 5; ++i) s.append(i * 10);
+    for (std::uint64_t i = 0; i < 5; ++i)
+        s.append(i * 10);
     const auto after = std::chrono::system_clock::now();
     std::vector<std::uint64_t> seqs;
     ASSERT_TRUE(s.poll([&](const window<std::uint64_t>& w) {
@@ -119,7 +121,8 @@ TYPED_TEST_P(storage_suite, batch_append_is_published_at_once_and_in_order) {
     const auto name = this->fresh();
     auto s = this->template open<std::uint64_t>(name, omstream::size = 1000);
     std::vector<std::uint64_t> batch(1000);
-    for (std::uint64_t i = 0; i < batch.size(); ++i) batch[i] = i;
+    for (std::uint64_t i = 0; i < batch.size(); ++i)
+        batch[i] = i;
     s.append(batch);
     const auto windows = this->drain(s);
     ASSERT_EQ(windows.size(), 1u);
@@ -130,8 +133,10 @@ TYPED_TEST_P(storage_suite, buffer_shows_entries_and_processed_flags) {
     const auto name = this->fresh();
     auto s = this->template open<std::uint64_t>(name, omstream::size = 2, omstream::group = "fast");
     auto slow = this->template open<std::uint64_t>(name, omstream::group = "slow");
-    (void)slow.poll([](const auto&) { FAIL() << "nothing appended yet"; });  // joins; holds records back
-    for (std::uint64_t i = 0; i < 3; ++i) s.append(i);
+    (void)slow.poll(
+        [](const auto&) { FAIL() << "nothing appended yet"; });  // joins; holds records back
+    for (std::uint64_t i = 0; i < 3; ++i)
+        s.append(i);
     ASSERT_TRUE(s.poll([](const auto&) {}));
     const auto entries = s.buffer();
     ASSERT_EQ(entries.size(), 3u);
@@ -141,13 +146,15 @@ TYPED_TEST_P(storage_suite, buffer_shows_entries_and_processed_flags) {
     EXPECT_EQ(entries[2].data, 2u);
     EXPECT_EQ(entries[2].seq, 2u);
     EXPECT_GT(entries[2].created_ns, 0);
-    for (const auto& e : slow.buffer()) EXPECT_FALSE(e.processed);  // relative to the group (S10)
+    for (const auto& e : slow.buffer())
+        EXPECT_FALSE(e.processed);  // relative to the group (S10)
 }
 
 TYPED_TEST_P(storage_suite, metadata_names_the_stream_type_and_groups) {
     const auto name = this->fresh();
     auto s = this->template open<std::uint64_t>(name, omstream::size = 2, omstream::group = "risk");
-    for (std::uint64_t i = 0; i < 5; ++i) s.append(i);
+    for (std::uint64_t i = 0; i < 5; ++i)
+        s.append(i);
     while (s.poll([](const auto&) {})) {
     }
     const auto m = s.metadata();
@@ -179,9 +186,10 @@ TYPED_TEST_P(storage_suite, another_record_type_is_refused_naming_both) {
 
 TYPED_TEST_P(storage_suite, invalid_names_are_refused) {
     const std::string too_long(201, 'a');
-    for (const std::string& bad : {std::string(), std::string(".hidden"), std::string("a/b"),
-                                  std::string("../escape"), std::string("sp ace"), std::string("tab\t"),
-                                  std::string("nul\0x", 5), std::string("ünï"), std::string("a*b"), too_long}) {
+    for (const std::string& bad :
+         {std::string(), std::string(".hidden"), std::string("a/b"), std::string("../escape"),
+          std::string("sp ace"), std::string("tab\t"), std::string("nul\0x", 5), std::string("ünï"),
+          std::string("a*b"), too_long}) {
         try {
             (void)this->template open<int>(bad);
             ADD_FAILURE() << "accepted '" << bad << "'";
@@ -211,7 +219,8 @@ TYPED_TEST_P(storage_suite, a_record_over_the_maximum_size_is_refused) {
 TYPED_TEST_P(storage_suite, a_throwing_callback_commits_nothing_and_records_come_again) {
     const auto name = this->fresh();
     auto s = this->template open<std::uint64_t>(name, omstream::size = 2);
-    for (std::uint64_t i = 0; i < 4; ++i) s.append(i);
+    for (std::uint64_t i = 0; i < 4; ++i)
+        s.append(i);
     std::vector<std::uint64_t> first_try;
     EXPECT_THROW(s.poll([&](const window<std::uint64_t>& w) {
         first_try.assign(w.begin(), w.end());
@@ -219,7 +228,8 @@ TYPED_TEST_P(storage_suite, a_throwing_callback_commits_nothing_and_records_come
     }),
                  std::runtime_error);
     std::vector<std::uint64_t> second_try;
-    ASSERT_TRUE(s.poll([&](const window<std::uint64_t>& w) { second_try.assign(w.begin(), w.end()); }));
+    ASSERT_TRUE(
+        s.poll([&](const window<std::uint64_t>& w) { second_try.assign(w.begin(), w.end()); }));
     EXPECT_EQ(first_try, (std::vector<std::uint64_t>{0, 1}));
     EXPECT_EQ(second_try, first_try);
     const auto rest = this->drain(s);
@@ -234,10 +244,12 @@ TYPED_TEST_P(storage_suite, every_group_sees_every_record) {
     auto b = this->template open<std::uint64_t>(name, omstream::group = "b", omstream::size = 2);
     (void)a.poll([](const auto&) {});  // join before the appends
     (void)b.poll([](const auto&) {});
-    for (std::uint64_t i = 0; i < 6; ++i) producer.append(i);
+    for (std::uint64_t i = 0; i < 6; ++i)
+        producer.append(i);
     auto flat = [](const auto& windows) {
         std::vector<std::uint64_t> all;
-        for (const auto& w : windows) all.insert(all.end(), w.begin(), w.end());
+        for (const auto& w : windows)
+            all.insert(all.end(), w.begin(), w.end());
         return all;
     };
     const std::vector<std::uint64_t> expected{0, 1, 2, 3, 4, 5};
@@ -250,7 +262,8 @@ TYPED_TEST_P(storage_suite, members_of_a_group_share_its_position) {
     auto producer = this->template open<std::uint64_t>(name);
     auto m1 = this->template open<std::uint64_t>(name, omstream::group = "g", omstream::size = 2);
     auto m2 = this->template open<std::uint64_t>(name, omstream::group = "g", omstream::size = 2);
-    for (std::uint64_t i = 0; i < 4; ++i) producer.append(i);
+    for (std::uint64_t i = 0; i < 4; ++i)
+        producer.append(i);
     std::vector<std::uint64_t> got1, got2;
     ASSERT_TRUE(m1.poll([&](const auto& w) { got1.assign(w.begin(), w.end()); }));
     ASSERT_TRUE(m2.poll([&](const auto& w) { got2.assign(w.begin(), w.end()); }));
@@ -267,7 +280,8 @@ TYPED_TEST_P(storage_suite, many_producers_keep_their_order) {
     for (int p = 0; p < producers; ++p) {
         threads.emplace_back([&, p] {
             auto s = this->template open<std::uint64_t>(name);
-            for (std::uint64_t i = 0; i < per_producer; ++i) s.append((std::uint64_t(p) << 32) | i);
+            for (std::uint64_t i = 0; i < per_producer; ++i)
+                s.append((std::uint64_t(p) << 32) | i);
         });
     }
     auto consumer = this->template open<std::uint64_t>(name, omstream::size = 100);
@@ -283,7 +297,8 @@ TYPED_TEST_P(storage_suite, many_producers_keep_their_order) {
             }
         });
     }
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     EXPECT_EQ(seen, producers * per_producer);
 }
 
@@ -309,16 +324,20 @@ TYPED_TEST_P(storage_suite, consumers_of_one_group_see_each_record_exactly_once)
         auto producer = this->template open<std::uint64_t>(name);
         std::vector<std::uint64_t> batch(1000);
         for (std::uint64_t base = 0; base < total; base += batch.size()) {
-            for (std::uint64_t i = 0; i < batch.size(); ++i) batch[i] = base + i;
+            for (std::uint64_t i = 0; i < batch.size(); ++i)
+                batch[i] = base + i;
             producer.append(batch);
         }
-        while (delivered.load() < total) std::this_thread::yield();
+        while (delivered.load() < total)
+            std::this_thread::yield();
     }  // jthreads request stop and join
     std::vector<std::uint64_t> all;
-    for (const auto& v : seen) all.insert(all.end(), v.begin(), v.end());
+    for (const auto& v : seen)
+        all.insert(all.end(), v.begin(), v.end());
     ASSERT_EQ(all.size(), total);
     std::sort(all.begin(), all.end());
-    for (std::uint64_t i = 0; i < total; ++i) ASSERT_EQ(all[i], i);
+    for (std::uint64_t i = 0; i < total; ++i)
+        ASSERT_EQ(all[i], i);
 }
 
 TYPED_TEST_P(storage_suite, stop_ends_a_blocked_apply_promptly) {
@@ -330,8 +349,10 @@ TYPED_TEST_P(storage_suite, stop_ends_a_blocked_apply_promptly) {
         running = true;
         s.apply([](const auto&) {});
     });
-    while (!running) std::this_thread::yield();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let it fall asleep (not a timing check)
+    while (!running)
+        std::this_thread::yield();
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(20));  // let it fall asleep (not a timing check)
     stopped_at = std::chrono::steady_clock::now();
     s.stop();
     consumer.join();
@@ -350,11 +371,12 @@ TYPED_TEST_P(storage_suite, stop_ends_a_blocked_apply_promptly) {
 
 TYPED_TEST_P(storage_suite, a_full_bounded_stream_makes_producers_wait_or_refuse) {
     const auto name = this->fresh();
-    auto producer = this->template open<std::uint64_t>(name, omstream::capacity = 4,
-                                                       omstream::timeout = std::chrono::milliseconds(50));
+    auto producer = this->template open<std::uint64_t>(
+        name, omstream::capacity = 4, omstream::timeout = std::chrono::milliseconds(50));
     auto consumer = this->template open<std::uint64_t>(name, omstream::size = 2);
     (void)consumer.poll([](const auto&) {});  // join: its group now holds records back
-    for (std::uint64_t i = 0; i < 4; ++i) EXPECT_TRUE(producer.try_append(i));
+    for (std::uint64_t i = 0; i < 4; ++i)
+        EXPECT_TRUE(producer.try_append(i));
     EXPECT_FALSE(producer.try_append(99));
     try {
         producer.append(99);
@@ -374,33 +396,35 @@ TYPED_TEST_P(storage_suite, a_full_bounded_stream_makes_producers_wait_or_refuse
 
 TYPED_TEST_P(storage_suite, a_waiting_producer_resumes_when_consumers_catch_up) {
     const auto name = this->fresh();
-    auto consumer = this->template open<std::uint64_t>(name, omstream::size = 1, omstream::capacity = 8);
+    auto consumer =
+        this->template open<std::uint64_t>(name, omstream::size = 1, omstream::capacity = 8);
     (void)consumer.poll([](const auto&) {});
     constexpr std::uint64_t total = 2000;
     std::thread producer([&] {
         auto p = this->template open<std::uint64_t>(name);
-        for (std::uint64_t i = 0; i < total; ++i) p.append(i);
+        for (std::uint64_t i = 0; i < total; ++i)
+            p.append(i);
     });
     std::uint64_t expected = 0;
     while (expected < total) {
         (void)consumer.poll([&](const window<std::uint64_t>& w) {
-            for (auto v : w) ASSERT_EQ(v, expected++);
+            for (auto v : w)
+                ASSERT_EQ(v, expected++);
         });
     }
     producer.join();
 }
 
-REGISTER_TYPED_TEST_SUITE_P(storage_suite, open_creates_then_attaches,
-                            sequence_numbers_are_dense_and_created_is_stamped,
-                            variable_length_records_round_trip, batch_append_is_published_at_once_and_in_order,
-                            buffer_shows_entries_and_processed_flags, metadata_names_the_stream_type_and_groups,
-                            another_record_type_is_refused_naming_both, invalid_names_are_refused,
-                            a_record_over_the_maximum_size_is_refused,
-                            a_throwing_callback_commits_nothing_and_records_come_again,
-                            every_group_sees_every_record, members_of_a_group_share_its_position,
-                            many_producers_keep_their_order, consumers_of_one_group_see_each_record_exactly_once,
-                            stop_ends_a_blocked_apply_promptly,
-                            a_full_bounded_stream_makes_producers_wait_or_refuse,
-                            a_waiting_producer_resumes_when_consumers_catch_up);
+REGISTER_TYPED_TEST_SUITE_P(
+    storage_suite, open_creates_then_attaches, sequence_numbers_are_dense_and_created_is_stamped,
+    variable_length_records_round_trip, batch_append_is_published_at_once_and_in_order,
+    buffer_shows_entries_and_processed_flags, metadata_names_the_stream_type_and_groups,
+    another_record_type_is_refused_naming_both, invalid_names_are_refused,
+    a_record_over_the_maximum_size_is_refused,
+    a_throwing_callback_commits_nothing_and_records_come_again, every_group_sees_every_record,
+    members_of_a_group_share_its_position, many_producers_keep_their_order,
+    consumers_of_one_group_see_each_record_exactly_once, stop_ends_a_blocked_apply_promptly,
+    a_full_bounded_stream_makes_producers_wait_or_refuse,
+    a_waiting_producer_resumes_when_consumers_catch_up);
 
 }  // namespace omstream::testing

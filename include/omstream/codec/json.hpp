@@ -28,10 +28,10 @@ struct codec<nlohmann::json> {
     static nlohmann::json decode(std::span<const std::byte> bytes) {
         const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
         auto value = nlohmann::json::parse(text, nullptr, false);
-        if (value.is_discarded()) throw error(errc::corrupt, "a stored JSON record does not parse");
+        if (value.is_discarded())
+            throw error(errc::corrupt, "a stored JSON record does not parse");
         return value;
     }
-
 };
 
 }  // namespace omstream

@@ -30,9 +30,8 @@ using member_codec = codec<std::remove_cvref_t<Member>>;
 }  // namespace detail
 
 template <class T>
-    requires detail::reflected<T> && (!std::is_trivially_copyable_v<T>) &&
-             std::is_default_constructible_v<T>
-struct codec<T> {
+requires detail::reflected<T> &&
+    (!std::is_trivially_copyable_v<T>)&&std::is_default_constructible_v<T> struct codec<T> {
     static constexpr std::size_t fixed_size = 0;
 
     static std::size_t encoded_size(const T& value) {
@@ -68,13 +67,16 @@ struct codec<T> {
             std::size_t size = C::fixed_size;
             if constexpr (C::fixed_size == 0) {
                 std::uint32_t prefix = 0;
-                if (end - in >= static_cast<std::ptrdiff_t>(sizeof prefix)) std::memcpy(&prefix, in, sizeof prefix);
+                if (end - in >= static_cast<std::ptrdiff_t>(sizeof prefix))
+                    std::memcpy(&prefix, in, sizeof prefix);
                 in += sizeof prefix;
                 size = prefix;
             }
             // Members are packed without alignment, so copy out before use.
-            if (in + size > end) return;  // truncated: leave the member defaulted
-            if constexpr (C::fixed_size != 0 && std::is_trivially_copyable_v<std::remove_cvref_t<decltype(member)>>) {
+            if (in + size > end)
+                return;  // truncated: leave the member defaulted
+            if constexpr (C::fixed_size != 0 &&
+                          std::is_trivially_copyable_v<std::remove_cvref_t<decltype(member)>>) {
                 std::memcpy(&member, in, size);
             } else {
                 member = C::decode(std::span<const std::byte>(in, size));

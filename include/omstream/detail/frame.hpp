@@ -68,7 +68,7 @@ struct frame_span {
     const std::byte* last = nullptr;  // one past the last frame
     std::size_t count = 0;            // records (padding frames excluded)
     std::size_t first_index = 0;      // index of the span's first record in the window
-    std::size_t stride = 0;           // bytes between frames when fixed (slots), 0: each frame's own size
+    std::size_t stride = 0;  // bytes between frames when fixed (slots), 0: each frame's own size
 };
 
 }  // namespace omstream::detail

@@ -27,17 +27,19 @@ inline void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
         ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
         limit = &ts;
     }
-    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT, expected, limit, nullptr, 0);
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT, expected, limit,
+              nullptr, 0);
 }
 
 inline void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
-    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, INT_MAX, nullptr,
+              nullptr, 0);
 }
 
 // A word that sleepers wait on and wakers bump; wakers make the system call
 // only when someone is asleep (S11: a producer pays nothing when nobody waits).
 class wait_word {
-public:
+  public:
     std::uint32_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
 
     // Call between reading epoch() and re-checking for work, and pair with leave().
@@ -56,7 +58,8 @@ public:
         // A read-modify-write, not a fence: it orders our publishing before the
         // look at sleepers_ against a sleeper's enter() (and ThreadSanitizer
         // understands it).
-        if (sleepers_.fetch_add(0, std::memory_order_seq_cst) != 0 && armed_.load(std::memory_order_relaxed) != 0 &&
+        if (sleepers_.fetch_add(0, std::memory_order_seq_cst) != 0 &&
+            armed_.load(std::memory_order_relaxed) != 0 &&
             armed_.exchange(0, std::memory_order_seq_cst) != 0) {
             wake_always();
         }
@@ -66,7 +69,7 @@ public:
         futex_wake_all(epoch_);
     }
 
-private:
+  private:
     alignas(64) std::atomic<std::uint32_t> epoch_{0};
     alignas(64) std::atomic<std::uint32_t> sleepers_{0};
     std::atomic<std::uint32_t> armed_{0};

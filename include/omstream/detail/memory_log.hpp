@@ -50,10 +50,10 @@ struct memory_log_settings {
 
 struct memory_chunk {
     explicit memory_chunk(std::size_t bytes)
-        : size(bytes), data(static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64}))) {
+        : size(bytes), data(static_cast<std::byte*>(::operator new (bytes, std::align_val_t{64}))) {
         std::memset(data, 0, bytes);
     }
-    ~memory_chunk() { ::operator delete(data, std::align_val_t{64}); }
+    ~memory_chunk() { ::operator delete (data, std::align_val_t{64}); }
     memory_chunk(const memory_chunk&) = delete;
     memory_chunk& operator=(const memory_chunk&) = delete;
 
@@ -83,7 +83,7 @@ struct memory_ticket {
 struct memory_group {
     std::string name;
     std::array<std::byte, 64> state{};  // the emitter's state (S8)
-    memory_cursor next;                  // first record not yet handed out
+    memory_cursor next;                 // first record not yet handed out
     std::vector<memory_ticket> in_flight;
     std::deque<memory_ticket> retry;  // abandoned windows, oldest first: delivered again first
     std::uint64_t next_ticket = 1;
@@ -91,8 +91,10 @@ struct memory_group {
 
     std::uint64_t committed() const noexcept {
         std::uint64_t low = next.seq;
-        for (const auto& t : in_flight) low = std::min(low, t.first.seq);
-        for (const auto& t : retry) low = std::min(low, t.first.seq);
+        for (const auto& t : in_flight)
+            low = std::min(low, t.first.seq);
+        for (const auto& t : retry)
+            low = std::min(low, t.first.seq);
         return low;
     }
 };
@@ -102,7 +104,7 @@ class memory_log {
     static constexpr bool fixed = record_traits<T>::fixed_size;
     static constexpr std::size_t fixed_stride = fixed ? frame_size(codec<T>::fixed_size) : 0;
 
-public:
+  public:
     memory_log(std::string name, memory_log_settings settings)
         : name_(std::move(name)),
           settings_(settings),
@@ -119,7 +121,8 @@ public:
             delete c;
             c = next;
         }
-        for (auto* c : free_) delete c;
+        for (auto* c : free_)
+            delete c;
     }
 
     memory_log(const memory_log&) = delete;
@@ -137,13 +140,15 @@ public:
     bool append(const Range& records, std::int64_t created_ns, std::chrono::nanoseconds timeout,
                 bool try_only) {
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
-        if (n == 0) return true;
+        if (n == 0)
+            return true;
         check_sizes(records);
         if (settings_.capacity != 0 && n > settings_.capacity)
-            throw error(errc::record_too_large,
-                        "a batch of " + std::to_string(n) + " records exceeds the capacity of stream '" +
-                            name_ + "' (" + std::to_string(settings_.capacity) +
-                            "); append it in smaller batches or open the stream with a larger capacity");
+            throw error(
+                errc::record_too_large,
+                "a batch of " + std::to_string(n) + " records exceeds the capacity of stream '" +
+                    name_ + "' (" + std::to_string(settings_.capacity) +
+                    "); append it in smaller batches or open the stream with a larger capacity");
 
         boost::container::small_vector<run, 2> runs;
         std::uint64_t first_seq = 0;
@@ -157,7 +162,8 @@ public:
                     break;
                 }
             }
-            if (try_only) return false;
+            if (try_only)
+                return false;
             if (give_up_at == std::chrono::steady_clock::time_point{})
                 give_up_at = std::chrono::steady_clock::now() + timeout;
             space_.enter();
@@ -168,10 +174,11 @@ public:
                                           : std::chrono::nanoseconds(-1);
                 if (limited && left <= std::chrono::nanoseconds::zero()) {
                     space_.leave();
-                    throw error(errc::full, "stream '" + name_ + "' stayed full (capacity " +
-                                                std::to_string(settings_.capacity) +
-                                                " unprocessed records) for the whole timeout; consume "
-                                                "faster, or raise the capacity or the timeout");
+                    throw error(errc::full,
+                                "stream '" + name_ + "' stayed full (capacity " +
+                                    std::to_string(settings_.capacity) +
+                                    " unprocessed records) for the whole timeout; consume "
+                                    "faster, or raise the capacity or the timeout");
                 }
                 space_.sleep(seen, left);
             }
@@ -187,10 +194,12 @@ public:
     memory_group* join(std::string_view name, std::span<const std::byte> initial_state) {
         std::lock_guard lock(groups_mutex_);
         for (auto& g : groups_)
-            if (g.name == name) return &g;
+            if (g.name == name)
+                return &g;
         auto& g = groups_.emplace_back();
         g.name = std::string(name);
-        std::memcpy(g.state.data(), initial_state.data(), std::min(initial_state.size(), g.state.size()));
+        std::memcpy(g.state.data(), initial_state.data(),
+                    std::min(initial_state.size(), g.state.size()));
         g.next = {oldest_, 0, oldest_->first_seq};
         update_watermark();
         return &g;
@@ -209,21 +218,25 @@ public:
         }
         scan();
         last_now_ns_ = now_ns;
-        if (settings_.max_age.count() != 0) skip_expired(*g, now_ns);
+        if (settings_.max_age.count() != 0)
+            skip_expired(*g, now_ns);
         for (;;) {
-            const std::size_t pending = spans_from(g->next, std::numeric_limits<std::uint64_t>::max(),
-                                                   buffers.pending);
+            const std::size_t pending =
+                spans_from(g->next, std::numeric_limits<std::uint64_t>::max(), buffers.pending);
             const omstream::window<T> view(buffers.pending, pending, now_ns, g->next.seq);
             auto state = g->state;
             const picked p = pick(view, std::span<std::byte, 64>(state));
-            if (p.what == action::wait) return {};
+            if (p.what == action::wait)
+                return {};
             if (p.count > pending)
-                throw error(errc::invalid_option, "the emitter asked for " + std::to_string(p.count) +
-                                                      " records but only " + std::to_string(pending) +
-                                                      " are pending; fix the emitter's next()");
+                throw error(errc::invalid_option,
+                            "the emitter asked for " + std::to_string(p.count) +
+                                " records but only " + std::to_string(pending) +
+                                " are pending; fix the emitter's next()");
             if (p.what == action::drop && p.count == 0 && state == g->state)
-                throw error(errc::invalid_option, "the emitter answered drop(0) without changing its "
-                                                  "state, which would loop forever; fix the emitter's next()");
+                throw error(errc::invalid_option,
+                            "the emitter answered drop(0) without changing its "
+                            "state, which would loop forever; fix the emitter's next()");
             g->state = state;
             const memory_cursor first = g->next;
             g->next = advanced(first, p.count);
@@ -244,20 +257,22 @@ public:
             std::lock_guard lock(groups_mutex_);
             auto it = std::find_if(g->in_flight.begin(), g->in_flight.end(),
                                    [&](const memory_ticket& t) { return t.id == ticket_id; });
-            if (it == g->in_flight.end()) return;
+            if (it == g->in_flight.end())
+                return;
             const memory_ticket ticket = *it;
             g->in_flight.erase(it);
             if (committed) {
                 ++g->windows;
                 settled();
             } else {
-                auto pos = std::find_if(g->retry.begin(), g->retry.end(), [&](const memory_ticket& t) {
-                    return t.first.seq > ticket.first.seq;
-                });
+                auto pos = std::find_if(
+                    g->retry.begin(), g->retry.end(),
+                    [&](const memory_ticket& t) { return t.first.seq > ticket.first.seq; });
                 g->retry.insert(pos, ticket);
             }
         }
-        if (!committed) consumers_.wake();  // another member may take it now
+        if (!committed)
+            consumers_.wake();  // another member may take it now
     }
 
     std::vector<buffered_entry<T>> buffer(std::string_view group) {
@@ -265,7 +280,8 @@ public:
         scan();
         std::uint64_t processed_below = 0;
         for (const auto& g : groups_)
-            if (g.name == group) processed_below = g.committed();
+            if (g.name == group)
+                processed_below = g.committed();
         std::vector<buffered_entry<T>> out;
         claim_buffers scratch;
         const std::size_t n =
@@ -274,10 +290,12 @@ public:
         out.reserve(n);
         // Without keep, what every group has processed is gone (minibatch's
         // keep=False), even while its chunk waits to be reused.
-        const std::uint64_t released_below = settings_.keep || groups_.empty() ? 0 : watermark_.load();
+        const std::uint64_t released_below =
+            settings_.keep || groups_.empty() ? 0 : watermark_.load();
         const omstream::window<T> all(scratch.pending, n, 0, oldest_->first_seq);
         for (auto e : all.entries()) {
-            if (e.seq() < released_below) continue;
+            if (e.seq() < released_below)
+                continue;
             out.push_back({e.seq(), e.created_ns(), e.seq() < processed_below, T(e.data())});
         }
         return out;
@@ -306,7 +324,7 @@ public:
         return m;
     }
 
-private:
+  private:
     // Contiguous frames that one batch claimed in one chunk.
     struct run {
         memory_chunk* chunk;
@@ -318,11 +336,13 @@ private:
     void check_sizes(const Range& records) const {
         if constexpr (fixed) {
             static_assert(codec<T>::fixed_size <= max_payload, "omstream: record type too large");
-            if (codec<T>::fixed_size > settings_.max_record_size) refuse_size(codec<T>::fixed_size);
+            if (codec<T>::fixed_size > settings_.max_record_size)
+                refuse_size(codec<T>::fixed_size);
         } else {
             for (const auto& r : records) {
                 const std::size_t size = codec<T>::encoded_size(r);
-                if (size > settings_.max_record_size) refuse_size(size);
+                if (size > settings_.max_record_size)
+                    refuse_size(size);
             }
         }
     }
@@ -361,8 +381,10 @@ private:
         auto it = std::ranges::begin(records);
         for (std::size_t i = 0; i < n; ++i, ++it) {
             const std::size_t bytes = frame_bytes(*it);
-            if (tail_.pos + bytes > tail_.chunk->size) roll(bytes);
-            if (runs.empty() || runs.back().chunk != tail_.chunk) runs.push_back({tail_.chunk, tail_.pos, 0});
+            if (tail_.pos + bytes > tail_.chunk->size)
+                roll(bytes);
+            if (runs.empty() || runs.back().chunk != tail_.chunk)
+                runs.push_back({tail_.chunk, tail_.pos, 0});
             ++runs.back().count;
             tail_.pos += bytes;
             ++tail_.seq;
@@ -394,7 +416,8 @@ private:
         old->frames_end = tail_.pos;
         old->next.store(fresh, std::memory_order_release);
         if (tail_.pos + sizeof(std::uint32_t) <= old->size)
-            length_word(old->data + tail_.pos).store(frame_committed | frame_padding, std::memory_order_release);
+            length_word(old->data + tail_.pos)
+                .store(frame_committed | frame_padding, std::memory_order_release);
         tail_ = {fresh, 0, tail_.seq};
     }
 
@@ -408,7 +431,8 @@ private:
         for (const run& r : runs) {
             std::byte* frame = r.chunk->data + r.pos;
             for (std::size_t i = 0; i < r.count; ++i, ++it, ++seq) {
-                const std::size_t length = fixed ? codec<T>::fixed_size : codec<T>::encoded_size(*it);
+                const std::size_t length =
+                    fixed ? codec<T>::fixed_size : codec<T>::encoded_size(*it);
                 auto* header = reinterpret_cast<frame_header*>(frame);
                 header->checksum = 0;
                 header->seq = seq;
@@ -432,11 +456,13 @@ private:
         for (;;) {
             memory_chunk* c = scan_.chunk;
             if (scan_.pos + sizeof(std::uint32_t) > c->size) {
-                if (!follow(scan_)) return;
+                if (!follow(scan_))
+                    return;
                 continue;
             }
             const std::uint32_t length = load_length(c->data + scan_.pos);
-            if (length == 0) return;
+            if (length == 0)
+                return;
             if (length & frame_padding) {
                 follow(scan_);
                 continue;
@@ -448,14 +474,16 @@ private:
 
     static bool follow(memory_cursor& cursor) noexcept {
         memory_chunk* next = cursor.chunk->next.load(std::memory_order_acquire);
-        if (next == nullptr) return false;
+        if (next == nullptr)
+            return false;
         cursor = {next, 0, cursor.seq};
         return true;
     }
 
     // Published records in `c`'s chunk from `c` on.
     std::uint64_t available_in_chunk(const memory_cursor& c) const noexcept {
-        if (c.chunk == scan_.chunk) return scan_.seq - c.seq;
+        if (c.chunk == scan_.chunk)
+            return scan_.seq - c.seq;
         return c.chunk->next.load(std::memory_order_acquire)->first_seq - c.seq;
     }
     std::size_t end_in_chunk(const memory_cursor& c) const noexcept {
@@ -464,7 +492,8 @@ private:
 
     // Fills `out` with spans covering at most `limit` published records from
     // `from`, and returns how many they cover.
-    std::size_t spans_from(memory_cursor from, std::uint64_t limit, std::vector<frame_span>& out) const {
+    std::size_t spans_from(memory_cursor from, std::uint64_t limit,
+                           std::vector<frame_span>& out) const {
         out.clear();
         std::size_t total = 0;
         while (total < limit && from.seq < scan_.seq) {
@@ -479,9 +508,10 @@ private:
                                                  : begin + bytes_of(begin, take);
             out.push_back({begin, end, static_cast<std::size_t>(take), total});
             total += take;
-            from = take == avail ? memory_cursor{from.chunk, end_in_chunk(from), from.seq + take}
-                                 : memory_cursor{from.chunk, from.pos + static_cast<std::size_t>(end - begin),
-                                                 from.seq + take};
+            from = take == avail
+                       ? memory_cursor{from.chunk, end_in_chunk(from), from.seq + take}
+                       : memory_cursor{from.chunk, from.pos + static_cast<std::size_t>(end - begin),
+                                       from.seq + take};
         }
         return total;
     }
@@ -491,7 +521,8 @@ private:
             return static_cast<std::size_t>(count) * fixed_stride;
         } else {
             const std::byte* p = frame;
-            for (std::uint64_t i = 0; i < count; ++i) p += stride_of(p);
+            for (std::uint64_t i = 0; i < count; ++i)
+                p += stride_of(p);
             return static_cast<std::size_t>(p - frame);
         }
     }
@@ -514,7 +545,8 @@ private:
 
     log_claim<T> handed_out(const memory_ticket& ticket, claim_buffers& buffers) const {
         const std::size_t n = spans_from(ticket.first, ticket.count, buffers.window);
-        return {true, omstream::window<T>(buffers.window, n, ticket.created_ns, ticket.first.seq), ticket.id};
+        return {true, omstream::window<T>(buffers.window, n, ticket.created_ns, ticket.first.seq),
+                ticket.id};
     }
 
     // max_age: a group skips records that are too old to deliver.
@@ -525,7 +557,8 @@ private:
                 g.next = {g.next.chunk->next.load(std::memory_order_acquire), 0, g.next.seq};
                 continue;
             }
-            if (header_of(g.next.chunk->data + g.next.pos).created >= cutoff) break;
+            if (header_of(g.next.chunk->data + g.next.pos).created >= cutoff)
+                break;
             g.next = advanced(g.next, 1);
             ++g.expired;
         }
@@ -541,36 +574,43 @@ private:
     }
 
     void update_watermark() noexcept {
-        std::uint64_t low = groups_.empty() ? oldest_->first_seq : std::numeric_limits<std::uint64_t>::max();
-        for (const auto& g : groups_) low = std::min(low, g.committed());
+        std::uint64_t low =
+            groups_.empty() ? oldest_->first_seq : std::numeric_limits<std::uint64_t>::max();
+        for (const auto& g : groups_)
+            low = std::min(low, g.committed());
         watermark_.store(low, std::memory_order_release);
     }
 
     void release() {
         const std::uint64_t watermark = watermark_.load(std::memory_order_relaxed);
-        const std::int64_t cutoff =
-            settings_.max_age.count() == 0
-                ? std::numeric_limits<std::int64_t>::min()
-                : last_now_ns_ - settings_.max_age.count();
+        const std::int64_t cutoff = settings_.max_age.count() == 0
+                                        ? std::numeric_limits<std::int64_t>::min()
+                                        : last_now_ns_ - settings_.max_age.count();
         for (;;) {
             memory_chunk* next = oldest_->next.load(std::memory_order_acquire);
-            if (next == nullptr || oldest_ == scan_.chunk) return;
+            if (next == nullptr || oldest_ == scan_.chunk)
+                return;
             const bool expired = oldest_->newest_ns.load(std::memory_order_relaxed) < cutoff;
             // Strictly below: no cursor can then still point into oldest_.
             const bool passed = next->first_seq < watermark;
             const bool drop = groups_.empty() ? expired : passed && (!settings_.keep || expired);
-            if (!drop) return;
-            if (groups_.empty()) dropped_ += next->first_seq - oldest_->first_seq;
+            if (!drop)
+                return;
+            if (groups_.empty())
+                dropped_ += next->first_seq - oldest_->first_seq;
             memory_chunk* old = oldest_;
             oldest_ = next;
-            if (!pool(old)) delete old;
+            if (!pool(old))
+                delete old;
         }
     }
 
     bool pool(memory_chunk* chunk) {
-        if (chunk->size != settings_.chunk_size) return false;
+        if (chunk->size != settings_.chunk_size)
+            return false;
         std::lock_guard lock(producer_lock_);
-        if (free_.size() >= max_free_chunks) return false;
+        if (free_.size() >= max_free_chunks)
+            return false;
         free_.push_back(chunk);
         return true;
     }
@@ -581,16 +621,16 @@ private:
 
     // Producers' side.
     alignas(64) spin_lock producer_lock_;
-    memory_cursor tail_;                // where the next frame goes
-    std::vector<memory_chunk*> free_;  // released chunks, reused by roll()
+    memory_cursor tail_;                                   // where the next frame goes
+    std::vector<memory_chunk*> free_;                      // released chunks, reused by roll()
     alignas(64) std::atomic<std::uint64_t> watermark_{0};  // lowest unprocessed record
-    wait_word space_;                                       // producers waiting for room
-    wait_word consumers_;                                   // consumers waiting for records
+    wait_word space_;                                      // producers waiting for room
+    wait_word consumers_;                                  // consumers waiting for records
 
     // Consumers' side.
     alignas(64) std::mutex groups_mutex_;
-    memory_cursor scan_;        // end of what is published, as far as seen
-    memory_chunk* oldest_;      // first chunk still held
+    memory_cursor scan_;              // end of what is published, as far as seen
+    memory_chunk* oldest_;            // first chunk still held
     std::list<memory_group> groups_;  // a list: handles point into it
     std::uint64_t dropped_ = 0;
     std::int64_t last_now_ns_ = 0;  // consumers' clock at the last claim, for max_age

@@ -14,17 +14,22 @@ inline constexpr std::size_t max_name_length = 200;
 
 inline void check_stream_name(std::string_view name) {
     auto refuse = [&](const std::string& why) {
-        throw error(errc::invalid_name, "stream name '" + std::string(name.substr(0, 240)) + "' " + why +
-                                            "; use 1-200 characters of A-Z a-z 0-9 . _ - not starting "
-                                            "with '.'");
+        throw error(errc::invalid_name,
+                    "stream name '" + std::string(name.substr(0, 240)) + "' " + why +
+                        "; use 1-200 characters of A-Z a-z 0-9 . _ - not starting "
+                        "with '.'");
     };
-    if (name.empty()) refuse("is empty");
-    if (name.size() > max_name_length) refuse("is longer than 200 characters");
-    if (name.front() == '.') refuse("starts with '.'");
+    if (name.empty())
+        refuse("is empty");
+    if (name.size() > max_name_length)
+        refuse("is longer than 200 characters");
+    if (name.front() == '.')
+        refuse("starts with '.'");
     for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '.' || c == '_' || c == '-';
-        if (!ok) refuse("contains a character outside [A-Za-z0-9._-]");
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok)
+            refuse("contains a character outside [A-Za-z0-9._-]");
     }
 }
 

@@ -15,7 +15,7 @@ namespace omstream::detail {
 
 struct process_stat {
     bool exists = false;
-    char state = '?';             // R, S, D, Z (zombie), X (dead), ...
+    char state = '?';  // R, S, D, Z (zombie), X (dead), ...
     std::uint64_t start_time = 0;
 };
 
@@ -23,20 +23,23 @@ inline process_stat read_process_stat(std::uint32_t pid) noexcept {
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
     std::FILE* file = std::fopen(path, "r");
-    if (file == nullptr) return {};
+    if (file == nullptr)
+        return {};
     char buffer[1024];
     const std::size_t n = std::fread(buffer, 1, sizeof buffer - 1, file);
     std::fclose(file);
     buffer[n] = '\0';
     // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
     const char* p = std::strrchr(buffer, ')');
-    if (p == nullptr || p[1] != ' ') return {};
+    if (p == nullptr || p[1] != ' ')
+        return {};
     process_stat stat;
     stat.exists = true;
     stat.state = p[2];
     p += 2;  // field 3
     for (int field = 3; field < 22 && *p != '\0'; ++p)
-        if (*p == ' ') ++field;
+        if (*p == ' ')
+            ++field;
     stat.start_time = std::strtoull(p, nullptr, 10);
     return stat;
 }
@@ -48,7 +51,8 @@ struct process_id {
     static process_id self() noexcept {
         const auto pid = static_cast<std::uint32_t>(::getpid());
         thread_local process_id cached{};
-        if (cached.pid != pid) cached = {pid, read_process_stat(pid).start_time};  // again after fork()
+        if (cached.pid != pid)
+            cached = {pid, read_process_stat(pid).start_time};  // again after fork()
         return cached;
     }
 };
@@ -56,10 +60,13 @@ struct process_id {
 // Whether the process still runs. A zombie counts as dead (it will never
 // commit anything again), and so does a new process that reuses the pid.
 inline bool process_alive(std::uint32_t pid, std::uint64_t start_time) noexcept {
-    if (pid == 0) return false;
+    if (pid == 0)
+        return false;
     const process_stat stat = read_process_stat(pid);
-    if (!stat.exists) return false;
-    if (stat.state == 'Z' || stat.state == 'X') return false;
+    if (!stat.exists)
+        return false;
+    if (stat.state == 'Z' || stat.state == 'X')
+        return false;
     return start_time == 0 || stat.start_time == start_time;
 }
 

@@ -54,7 +54,8 @@ struct group_block {
 
     std::uint64_t committed() const noexcept {
         std::uint64_t low = next;
-        for (std::uint64_t i = 0; i < out; ++i) low = std::min(low, handed_out[i].first_seq);
+        for (std::uint64_t i = 0; i < out; ++i)
+            low = std::min(low, handed_out[i].first_seq);
         return low;
     }
 };
@@ -68,8 +69,10 @@ struct member_slot {
 
 struct group_slot {
     std::atomic<std::uint64_t> status;  // 0: free; pid << 2 | 1: being set up; 2: active
-    std::atomic<std::uint64_t> current;  // version << 8 | block id (member * 2 + b, or 0xff: initial)
-    std::atomic<std::uint64_t> committed;  // every record below is processed: what producers may reuse
+    std::atomic<std::uint64_t>
+        current;  // version << 8 | block id (member * 2 + b, or 0xff: initial)
+    std::atomic<std::uint64_t>
+        committed;  // every record below is processed: what producers may reuse
     std::uint32_t name_length;
     char name[shared_group_name_max + 1];
     group_block initial;
@@ -88,7 +91,8 @@ inline constexpr std::uint64_t initial_block = 0xff;
 
 inline group_block* block_of(group_slot& g, std::uint64_t current) noexcept {
     const std::uint64_t id = current & 0xff;
-    if (id == initial_block) return &g.initial;
+    if (id == initial_block)
+        return &g.initial;
     return &g.members[id / 2].blocks[id % 2];
 }
 
@@ -98,13 +102,15 @@ inline void copy_words(const group_block& from, group_block& to) noexcept {
     constexpr std::size_t words = sizeof(group_block) / 8;
     auto* src = reinterpret_cast<std::uint64_t*>(const_cast<group_block*>(&from));
     auto* dst = reinterpret_cast<std::uint64_t*>(&to);
-    for (std::size_t i = 0; i < words; ++i) dst[i] = std::atomic_ref<std::uint64_t>(src[i]).load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < words; ++i)
+        dst[i] = std::atomic_ref<std::uint64_t>(src[i]).load(std::memory_order_relaxed);
 }
 inline void store_words(const group_block& from, group_block& to) noexcept {
     constexpr std::size_t words = sizeof(group_block) / 8;
     const auto* src = reinterpret_cast<const std::uint64_t*>(&from);
     auto* dst = reinterpret_cast<std::uint64_t*>(&to);
-    for (std::size_t i = 0; i < words; ++i) std::atomic_ref<std::uint64_t>(dst[i]).store(src[i], std::memory_order_relaxed);
+    for (std::size_t i = 0; i < words; ++i)
+        std::atomic_ref<std::uint64_t>(dst[i]).store(src[i], std::memory_order_relaxed);
 }
 
 // A consistent copy of the group's current state; returns the `current` word it belongs to.
@@ -113,7 +119,8 @@ inline std::uint64_t snapshot(group_slot& g, group_block& out) noexcept {
         const std::uint64_t current = g.current.load(std::memory_order_acquire);
         copy_words(*block_of(g, current), out);
         std::atomic_thread_fence(std::memory_order_acquire);
-        if (g.current.load(std::memory_order_relaxed) == current) return current;
+        if (g.current.load(std::memory_order_relaxed) == current)
+            return current;
     }
 }
 
@@ -121,8 +128,8 @@ inline std::uint64_t snapshot(group_slot& g, group_block& out) noexcept {
 
 struct group_member {
     group_slot* group = nullptr;
-    std::uint32_t index = 0;   // member slot
-    std::uint64_t token = 0;   // what our windows' `owner` says
+    std::uint32_t index = 0;  // member slot
+    std::uint64_t token = 0;  // what our windows' `owner` says
 
     static std::uint64_t owner_token(std::uint32_t index, std::uint64_t slot_token) noexcept {
         return (std::uint64_t{index + 1} << 56) | (slot_token & 0x00ff'ffff'ffff'ffffull);
@@ -132,11 +139,14 @@ struct group_member {
 // Whether the member that owns windows marked `owner` is gone.
 inline bool owner_gone(group_slot& g, std::uint64_t owner) noexcept {
     const std::uint64_t index = (owner >> 56) - 1;
-    if (index >= shared_max_members) return true;
+    if (index >= shared_max_members)
+        return true;
     member_slot& m = g.members[index];
     const std::uint64_t token = m.token.load(std::memory_order_acquire);
-    if (group_member::owner_token(static_cast<std::uint32_t>(index), token) != owner) return true;  // slot reused
-    return !process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu), m.start_time.load(std::memory_order_relaxed));
+    if (group_member::owner_token(static_cast<std::uint32_t>(index), token) != owner)
+        return true;  // slot reused
+    return !process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu),
+                          m.start_time.load(std::memory_order_relaxed));
 }
 
 // Changes the group's state to `next` (computed from the snapshot `seen`);
@@ -151,8 +161,8 @@ inline bool propose(const group_member& me, std::uint64_t seen, const group_bloc
     store_words(next, g.members[me.index].blocks[spare % 2]);
     const std::uint64_t version = (seen >> 8) + 1;
     std::uint64_t expected = seen;
-    if (!g.current.compare_exchange_strong(expected, version << 8 | spare, std::memory_order_acq_rel,
-                                           std::memory_order_relaxed)) {
+    if (!g.current.compare_exchange_strong(expected, version << 8 | spare,
+                                           std::memory_order_acq_rel, std::memory_order_relaxed)) {
         return false;
     }
     // Producers reuse space below `committed`: only ever raise it.
@@ -166,20 +176,21 @@ inline bool propose(const group_member& me, std::uint64_t seen, const group_bloc
 inline void check_group_name(std::string_view name) {
     bool ok = !name.empty() && name.size() <= shared_group_name_max && name.front() != '.';
     for (char c : name)
-        ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-');
+        ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-');
     if (!ok)
-        throw error(errc::invalid_name, "group name '" + std::string(name.substr(0, 80)) +
-                                            "' is not 1-63 characters of A-Z a-z 0-9 . _ - not starting "
-                                            "with '.'; choose another group name");
+        throw error(errc::invalid_name,
+                    "group name '" + std::string(name.substr(0, 80)) +
+                        "' is not 1-63 characters of A-Z a-z 0-9 . _ - not starting "
+                        "with '.'; choose another group name");
 }
 
 // Finds or creates the group `name` (probing from its hash, so that two
 // processes creating it at once meet in the same slot) and takes a member
 // slot in it. `start` gives the first record of a new group.
 template <class Start>
-group_member join_group(group_table& table, std::string_view name, std::span<const std::byte> initial_state,
-                        Start&& start) {
+group_member join_group(group_table& table, std::string_view name,
+                        std::span<const std::byte> initial_state, Start&& start) {
     check_group_name(name);
     const process_id me = process_id::self();
     const std::size_t home = fnv1a(name) % shared_max_groups;
@@ -188,7 +199,8 @@ group_member join_group(group_table& table, std::string_view name, std::span<con
         group_slot& g = table.groups[(home + probe) % shared_max_groups];
         std::uint64_t status = g.status.load(std::memory_order_acquire);
         if (status == group_active) {
-            if (std::string_view(g.name, std::min<std::size_t>(g.name_length, shared_group_name_max)) == name)
+            if (std::string_view(
+                    g.name, std::min<std::size_t>(g.name_length, shared_group_name_max)) == name)
                 found = &g;
             ++probe;
             continue;
@@ -201,13 +213,15 @@ group_member join_group(group_table& table, std::string_view name, std::span<con
             }
         }
         const std::uint64_t mine = (std::uint64_t{me.pid} << 2) | 1;
-        if (!g.status.compare_exchange_strong(status, mine, std::memory_order_acq_rel)) continue;
+        if (!g.status.compare_exchange_strong(status, mine, std::memory_order_acq_rel))
+            continue;
         g.name_length = static_cast<std::uint32_t>(name.size());
         std::memcpy(g.name, name.data(), name.size());
         g.name[name.size()] = '\0';
         group_block initial{};
         initial.next = start();
-        std::memcpy(initial.state.data(), initial_state.data(), std::min(initial_state.size(), initial.state.size()));
+        std::memcpy(initial.state.data(), initial_state.data(),
+                    std::min(initial_state.size(), initial.state.size()));
         store_words(initial, g.initial);
         g.committed.store(initial.next, std::memory_order_relaxed);
         g.current.store((std::uint64_t{1} << 8) | initial_block, std::memory_order_relaxed);
@@ -228,19 +242,23 @@ group_member join_group(group_table& table, std::string_view name, std::span<con
             continue;
         const std::uint64_t generation = ((token >> 32) + 1) & 0xff'ffff;
         const std::uint64_t mine = generation << 32 | slot_token_base;
-        if (!m.token.compare_exchange_strong(token, mine, std::memory_order_acq_rel)) continue;
+        if (!m.token.compare_exchange_strong(token, mine, std::memory_order_acq_rel))
+            continue;
         m.start_time.store(me.start_time, std::memory_order_relaxed);
         return {found, i, group_member::owner_token(i, mine)};
     }
-    throw error(errc::full, "group '" + std::string(name) + "' has " + std::to_string(shared_max_members) +
+    throw error(errc::full, "group '" + std::string(name) + "' has " +
+                                std::to_string(shared_max_members) +
                                 " live members already; stop one or use another group");
 }
 
 inline void leave_group(const group_member& me) noexcept {
-    if (me.group == nullptr) return;
+    if (me.group == nullptr)
+        return;
     std::uint64_t token = me.group->members[me.index].token.load(std::memory_order_relaxed);
     if (group_member::owner_token(me.index, token) == me.token)
-        me.group->members[me.index].token.compare_exchange_strong(token, 0, std::memory_order_acq_rel);
+        me.group->members[me.index].token.compare_exchange_strong(token, 0,
+                                                                  std::memory_order_acq_rel);
 }
 
 // Commits (or abandons, for redelivery) the window starting at `first_seq`.
@@ -249,8 +267,11 @@ inline void finish_window(const group_member& me, std::uint64_t first_seq, bool 
     for (;;) {
         const std::uint64_t seen = snapshot(*me.group, b);
         std::uint64_t i = 0;
-        while (i < b.out && !(b.handed_out[i].first_seq == first_seq && b.handed_out[i].owner == me.token)) ++i;
-        if (i == b.out) return;  // taken over meanwhile: it will come again
+        while (i < b.out &&
+               !(b.handed_out[i].first_seq == first_seq && b.handed_out[i].owner == me.token))
+            ++i;
+        if (i == b.out)
+            return;  // taken over meanwhile: it will come again
         if (committed) {
             b.handed_out[i] = b.handed_out[b.out - 1];
             --b.out;
@@ -258,7 +279,8 @@ inline void finish_window(const group_member& me, std::uint64_t first_seq, bool 
         } else {
             b.handed_out[i].owner = 0;
         }
-        if (propose(me, seen, b)) return;
+        if (propose(me, seen, b))
+            return;
     }
 }
 

@@ -17,10 +17,11 @@ inline void cpu_relax() noexcept {
 }
 
 class spin_lock {
-public:
+  public:
     void lock() noexcept {
         for (unsigned spins = 0;; ++spins) {
-            if (!locked_.exchange(true, std::memory_order_acquire)) return;
+            if (!locked_.exchange(true, std::memory_order_acquire))
+                return;
             while (locked_.load(std::memory_order_relaxed)) {
                 if (++spins > 64) {
                     std::this_thread::yield();
@@ -32,7 +33,7 @@ public:
     }
     void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
-private:
+  private:
     std::atomic<bool> locked_{false};
 };
 

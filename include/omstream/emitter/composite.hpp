@@ -9,9 +9,9 @@
 #include <omstream/concepts.hpp>
 
 #include <boost/hana/at.hpp>
-#include <boost/hana/integral_constant.hpp>
 #include <boost/hana/concat.hpp>
 #include <boost/hana/flatten.hpp>
+#include <boost/hana/integral_constant.hpp>
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/unpack.hpp>
 
@@ -45,7 +45,8 @@ struct first_of {
     }
 
     state_type start(time_point now) const {
-        return boost::hana::unpack(emitters, [&](const auto&... e) { return state_type{e.start(now)...}; });
+        return boost::hana::unpack(emitters,
+                                   [&](const auto&... e) { return state_type{e.start(now)...}; });
     }
 
     template <class T>
@@ -53,7 +54,7 @@ struct first_of {
         return next_from<T, 0>(pending, state, now, time_point::max());
     }
 
-private:
+  private:
     template <class E, class Options>
     static E child_from_options(const Options& options) {
         if constexpr (requires { E::from_options(options); }) {
@@ -75,7 +76,8 @@ private:
             if (d.what == action::wait)
                 return next_from<T, I + 1>(pending, state, now, std::min(earliest, d.deadline));
             state[index] = child_state;
-            if (d.what == action::emit) restart_others<I>(state, now);
+            if (d.what == action::emit)
+                restart_others<I>(state, now);
             return d;
         }
     }
@@ -84,7 +86,8 @@ private:
     void restart_others(state_type& state, time_point now) const {
         if constexpr (I < sizeof...(Emitters)) {
             constexpr auto index = boost::hana::size_c<I>;
-            if constexpr (I != Fired) state[index] = emitters[index].start(now);
+            if constexpr (I != Fired)
+                state[index] = emitters[index].start(now);
             restart_others<Fired, I + 1>(state, now);
         }
     }

@@ -18,8 +18,8 @@ struct basic_count_window {
     using emitter_concept = emitter_tag;
     using clock_type = Clock;
     using time_point = typename Clock::time_point;
-    using accepted_options = boost::hana::tuple<boost::hana::type<size_option>,
-                                                boost::hana::type<max_wait_option>>;
+    using accepted_options =
+        boost::hana::tuple<boost::hana::type<size_option>, boost::hana::type<max_wait_option>>;
     struct state_type {};  // a count window needs no memory: the position says it all
 
     std::size_t size = 1;
@@ -27,9 +27,11 @@ struct basic_count_window {
 
     template <class Options>
     static basic_count_window from_options(const Options& options) {
-        basic_count_window e{options.template get<size_option>(1),
-                             options.template get<max_wait_option>(std::chrono::nanoseconds::zero())};
-        if (e.size == 0) throw error(errc::invalid_option, "count_window: size must be at least 1");
+        basic_count_window e{
+            options.template get<size_option>(1),
+            options.template get<max_wait_option>(std::chrono::nanoseconds::zero())};
+        if (e.size == 0)
+            throw error(errc::invalid_option, "count_window: size must be at least 1");
         if (e.max_wait < std::chrono::nanoseconds::zero())
             throw error(errc::invalid_option, "count_window: max_wait must not be negative");
         return e;
@@ -39,11 +41,14 @@ struct basic_count_window {
 
     template <class T>
     decision<Clock> next(const window<T>& pending, state_type&, time_point now) const {
-        if (pending.size() >= size) return decision<Clock>::emit(size);
-        if (max_wait == std::chrono::nanoseconds::zero() || pending.empty()) return decision<Clock>::wait();
+        if (pending.size() >= size)
+            return decision<Clock>::emit(size);
+        if (max_wait == std::chrono::nanoseconds::zero() || pending.empty())
+            return decision<Clock>::wait();
         const auto due = (*pending.entries().begin()).template created<Clock>() +
                          std::chrono::duration_cast<typename Clock::duration>(max_wait);
-        if (now >= due) return decision<Clock>::emit(pending.size());
+        if (now >= due)
+            return decision<Clock>::emit(pending.size());
         return decision<Clock>::wait(due);
     }
 };

@@ -36,7 +36,9 @@ struct time_window {
         return e;
     }
 
-    state_type start(time_point now) const noexcept { return {to_ns<Clock>(now), to_ns<Clock>(now), 0}; }
+    state_type start(time_point now) const noexcept {
+        return {to_ns<Clock>(now), to_ns<Clock>(now), 0};
+    }
 
     template <class T>
     decision<Clock> next(const window<T>& pending, state_type& state, time_point now) const {
@@ -44,20 +46,26 @@ struct time_window {
         const std::int64_t end = start + interval.count();
         // S6: a record created in an interval already emitted is late. Records
         // from before the group's start fall in no emitted interval: not late.
-        auto late = [&](std::int64_t created) { return created >= state.origin_ns && created < start; };
+        auto late = [&](std::int64_t created) {
+            return created >= state.origin_ns && created < start;
+        };
         auto entries = pending.entries();
         if constexpr (DropLate) {
             std::size_t leading = 0;
             for (auto e : entries) {
-                if (!late(e.created_ns())) break;
+                if (!late(e.created_ns()))
+                    break;
                 ++leading;
             }
-            if (leading != 0) return decision<Clock>::drop(leading);
+            if (leading != 0)
+                return decision<Clock>::drop(leading);
         }
-        if (to_ns<Clock>(now) < end) return decision<Clock>::wait(from_ns<Clock>(end));
+        if (to_ns<Clock>(now) < end)
+            return decision<Clock>::wait(from_ns<Clock>(end));
         std::size_t covered = 0;
         for (auto e : entries) {
-            if (e.created_ns() >= end) break;
+            if (e.created_ns() >= end)
+                break;
             if (DropLate && late(e.created_ns())) {
                 // Windows are prefixes: deliver the interval in parts, so
                 // that the late record in between can be dropped first.
@@ -70,7 +78,8 @@ struct time_window {
         const bool nothing_left_of_a_split_interval = covered == 0 && state.split;
         state.split = 0;
         // drop(0) moves the state on without delivering an empty tail part.
-        return nothing_left_of_a_split_interval ? decision<Clock>::drop(0) : decision<Clock>::emit(covered);
+        return nothing_left_of_a_split_interval ? decision<Clock>::drop(0)
+                                                : decision<Clock>::emit(covered);
     }
 };
 

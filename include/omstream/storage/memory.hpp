@@ -47,14 +47,14 @@ template <class T>
 class memory {
     static_assert(check_record<T>());
 
-public:
+  public:
     using storage_concept = storage_tag;
     using record_type = T;
     using group_handle = detail::memory_group*;
     using claim_type = detail::log_claim<T>;
-    using accepted_options = boost::hana::tuple<boost::hana::type<capacity_option>,
-                                                boost::hana::type<keep_option>,
-                                                boost::hana::type<max_age_option>>;
+    using accepted_options =
+        boost::hana::tuple<boost::hana::type<capacity_option>, boost::hana::type<keep_option>,
+                           boost::hana::type<max_age_option>>;
     static constexpr std::string_view kind = "stream.memory";
 
     // Creates the stream at first access, attaches afterwards (S1 names).
@@ -81,14 +81,15 @@ public:
             const auto& found = it->second;
             if (found.fingerprint != record_traits<T>::fingerprint())
                 throw error(errc::type_mismatch,
-                            "stream '" + std::string(name) + "' holds records of type " + found.layout +
-                                ", not " + record_traits<T>::layout() +
+                            "stream '" + std::string(name) + "' holds records of type " +
+                                found.layout + ", not " + record_traits<T>::layout() +
                                 "; open it with the type it was created with, or use another name");
             return memory(std::static_pointer_cast<detail::memory_log<T>>(found.log));
         }
         auto log = std::make_shared<detail::memory_log<T>>(std::string(name), settings);
         reg.streams.emplace(std::string(name),
-                            detail::memory_registry::entry{log, record_traits<T>::fingerprint(), record_traits<T>::layout()});
+                            detail::memory_registry::entry{log, record_traits<T>::fingerprint(),
+                                                           record_traits<T>::layout()});
         return memory(std::move(log));
     }
 
@@ -104,7 +105,8 @@ public:
         auto& reg = registry();
         std::lock_guard lock(reg.mutex);
         std::vector<std::string> names;
-        for (const auto& [name, entry] : reg.streams) names.push_back(name);
+        for (const auto& [name, entry] : reg.streams)
+            names.push_back(name);
         return names;
     }
 
@@ -128,7 +130,8 @@ public:
         return log_->join(group, initial_state);
     }
     template <class Pick>
-    claim_type claim(group_handle group, std::int64_t now_ns, detail::claim_buffers& buffers, Pick&& pick) {
+    claim_type claim(group_handle group, std::int64_t now_ns, detail::claim_buffers& buffers,
+                     Pick&& pick) {
         return log_->claim(group, now_ns, buffers, pick);
     }
     void commit(group_handle group, std::uint64_t ticket) { log_->finish(group, ticket, true); }
@@ -139,13 +142,12 @@ public:
     stream_metadata metadata() { return log_->metadata(); }
     const std::string& name() const noexcept { return log_->name(); }
 
-private:
+  private:
     explicit memory(std::shared_ptr<detail::memory_log<T>> log) : log_(std::move(log)) {}
 
     static detail::memory_registry& registry() { return detail::memory_registry::instance(); }
 
     std::shared_ptr<detail::memory_log<T>> log_;
 };
-
 
 }  // namespace omstream

@@ -44,22 +44,30 @@ namespace omstream {
 namespace detail {
 
 inline constexpr std::size_t default_ring_capacity = 1u << 16;
-inline constexpr std::size_t default_ring_payload = 1000;  // variable-length records: bytes per slot
+inline constexpr std::size_t default_ring_payload =
+    1000;  // variable-length records: bytes per slot
 // How long a reader waits on an unpublished slot before asking whether its
 // writer is alive (the stall after a producer dies is bounded by about this).
 inline constexpr std::chrono::milliseconds stuck_check_after{2};
 inline constexpr std::chrono::milliseconds dead_member_check_every{20};
 
-inline std::string segment_name(std::string_view stream) { return "omstream." + std::string(stream); }
+inline std::string segment_name(std::string_view stream) {
+    return "omstream." + std::string(stream);
+}
 
 [[noreturn]] inline void rethrow_interprocess(const boost::interprocess::interprocess_exception& e,
                                               const std::string& what) {
     const int native = e.get_native_error();
-    if (native == EACCES || native == EPERM || e.get_error_code() == boost::interprocess::security_error)
-        throw error(errc::permission_denied, what + ": permission denied; run as the user that created it, "
-                                                    "or have it created with om::permissions = 0660");
+    if (native == EACCES || native == EPERM ||
+        e.get_error_code() == boost::interprocess::security_error)
+        throw error(errc::permission_denied,
+                    what +
+                        ": permission denied; run as the user that created it, "
+                        "or have it created with om::permissions = 0660");
     if (native == ENOSPC || native == ENOMEM)
-        throw error(errc::no_space, what + ": no space left in /dev/shm; remove unused streams or lower the capacity");
+        throw error(
+            errc::no_space,
+            what + ": no space left in /dev/shm; remove unused streams or lower the capacity");
     throw error(errc::io_error, what + ": " + e.what());
 }
 
@@ -100,16 +108,19 @@ inline stream_metadata ring_metadata(const ring_mapping& m) {
     bool any = false;
     auto& groups = const_cast<ring_header&>(h).groups.groups;
     for (auto& g : groups) {
-        if (g.status.load(std::memory_order_acquire) != group_active) continue;
+        if (g.status.load(std::memory_order_acquire) != group_active)
+            continue;
         group_block b;
         snapshot(g, b);
         any = true;
         low = std::min(low, b.committed());
         md.late += b.late;
-        md.groups.push_back({std::string(g.name, std::min<std::size_t>(g.name_length, shared_group_name_max)),
-                             b.next, b.committed(), b.windows, b.late, b.expired, static_cast<std::size_t>(b.out)});
+        md.groups.push_back(
+            {std::string(g.name, std::min<std::size_t>(g.name_length, shared_group_name_max)),
+             b.next, b.committed(), b.windows, b.late, b.expired, static_cast<std::size_t>(b.out)});
     }
-    if (!any) low = md.appended > h.capacity ? md.appended - h.capacity : 0;
+    if (!any)
+        low = md.appended > h.capacity ? md.appended - h.capacity : 0;
     md.first_seq = low;
     md.retained = md.appended - low;
     return md;
@@ -122,7 +133,7 @@ class shm_ring {
     static_assert(check_record<T>());
     static constexpr bool fixed = record_traits<T>::fixed_size;
 
-public:
+  public:
     using storage_concept = storage_tag;
     using record_type = T;
     using group_handle = detail::group_member;
@@ -142,19 +153,25 @@ public:
             fixed ? codec<T>::fixed_size : detail::default_ring_payload);
         const unsigned mode = options.template get<permissions_option>(0600);
         if (capacity < 2 || capacity > (std::size_t{1} << 40))
-            throw error(errc::invalid_option, "shm_ring capacity must be between 2 and 2^40 records");
-        if (payload == 0 || payload > detail::max_payload || (fixed && payload < codec<T>::fixed_size))
-            throw error(errc::invalid_option, "shm_ring max_record_size must hold one record (at least " +
-                                                  std::to_string(fixed ? codec<T>::fixed_size : 1) + " bytes)");
+            throw error(errc::invalid_option,
+                        "shm_ring capacity must be between 2 and 2^40 records");
+        if (payload == 0 || payload > detail::max_payload ||
+            (fixed && payload < codec<T>::fixed_size))
+            throw error(errc::invalid_option,
+                        "shm_ring max_record_size must hold one record (at least " +
+                            std::to_string(fixed ? codec<T>::fixed_size : 1) + " bytes)");
         capacity = std::bit_ceil(capacity);
-        const std::size_t slot_size = fixed ? detail::frame_size(codec<T>::fixed_size) : detail::frame_size(payload);
-        return shm_ring(map(name, capacity, slot_size, fixed ? codec<T>::fixed_size : payload, mode));
+        const std::size_t slot_size =
+            fixed ? detail::frame_size(codec<T>::fixed_size) : detail::frame_size(payload);
+        return shm_ring(
+            map(name, capacity, slot_size, fixed ? codec<T>::fixed_size : payload, mode));
     }
 
     // Deletes the segment; processes that have it mapped keep their mapping.
     static bool remove(std::string_view name) {
         detail::check_stream_name(name);
-        return boost::interprocess::shared_memory_object::remove(detail::segment_name(name).c_str());
+        return boost::interprocess::shared_memory_object::remove(
+            detail::segment_name(name).c_str());
     }
 
     // The shared-memory streams on this host (any record type).
@@ -163,10 +180,12 @@ public:
         std::error_code ec;
         for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
             const std::string file = entry.path().filename().string();
-            if (file.rfind("omstream.", 0) != 0) continue;
+            if (file.rfind("omstream.", 0) != 0)
+                continue;
             try {
                 auto m = attach_raw(file.substr(9));
-                if (m) out.push_back(detail::ring_metadata(*m));
+                if (m)
+                    out.push_back(detail::ring_metadata(*m));
             } catch (const std::exception&) {
                 // not readable or not ours: not listed
             }
@@ -203,7 +222,8 @@ public:
             bool any = false;
             std::uint64_t committed = tail;
             for (auto& g : h.groups.groups) {
-                if (g.status.load(std::memory_order_acquire) != detail::group_active) continue;
+                if (g.status.load(std::memory_order_acquire) != detail::group_active)
+                    continue;
                 any = true;
                 committed = std::min(committed, g.committed.load(std::memory_order_acquire));
             }
@@ -213,21 +233,25 @@ public:
     }
 
     template <class Pick>
-    claim_type claim(const group_handle& me, std::int64_t now_ns, detail::claim_buffers& buffers, Pick&& pick) {
+    claim_type claim(const group_handle& me, std::int64_t now_ns, detail::claim_buffers& buffers,
+                     Pick&& pick) {
         detail::group_block b;
         for (;;) {
             const std::uint64_t seen = detail::snapshot(*me.group, b);
             if (auto taken = take_over(me, b)) {
                 auto& w = b.handed_out[*taken];
                 w.owner = me.token;
-                if (!detail::propose(me, seen, b)) continue;
+                if (!detail::propose(me, seen, b))
+                    continue;
                 return hand_out(w, buffers);
             }
-            if (b.out == detail::shared_max_windows) return {};  // too many windows out: wait for commits
+            if (b.out == detail::shared_max_windows)
+                return {};  // too many windows out: wait for commits
             const std::uint64_t end = scan(b.next);
             bool changed = false;
             // Slots given up as padding are no records: step over them.
-            while (b.next < end && (detail::load_length(m_->slot(b.next)) & detail::frame_padding)) {
+            while (b.next < end &&
+                   (detail::load_length(m_->slot(b.next)) & detail::frame_padding)) {
                 ++b.next;
                 changed = true;
             }
@@ -237,20 +261,23 @@ public:
                 auto state = b.state;
                 const detail::picked p = pick(view, std::span<std::byte, 64>(state));
                 if (p.what == action::wait) {
-                    if (changed) detail::propose(me, seen, b);  // keep the drops; a retry would redo them
+                    if (changed)
+                        detail::propose(me, seen, b);  // keep the drops; a retry would redo them
                     return {};
                 }
                 if (p.count > pending)
-                    throw error(errc::invalid_option, "the emitter asked for " + std::to_string(p.count) +
-                                                          " records but only " + std::to_string(pending) +
-                                                          " are pending; fix the emitter's next()");
+                    throw error(errc::invalid_option,
+                                "the emitter asked for " + std::to_string(p.count) +
+                                    " records but only " + std::to_string(pending) +
+                                    " are pending; fix the emitter's next()");
                 if (p.what == action::drop && p.count == 0 && state == b.state)
-                    throw error(errc::invalid_option, "the emitter answered drop(0) without changing its "
-                                                      "state, which would loop forever; fix the emitter's next()");
+                    throw error(errc::invalid_option,
+                                "the emitter answered drop(0) without changing its "
+                                "state, which would loop forever; fix the emitter's next()");
                 const std::uint64_t first = b.next;
                 const std::uint64_t after = p.count == pending ? end
-                                            : p.count == 0       ? first
-                                                                 : seq_at(view, p.count - 1) + 1;
+                                            : p.count == 0     ? first
+                                                               : seq_at(view, p.count - 1) + 1;
                 b.state = state;
                 b.next = after;
                 if (p.what == action::drop) {
@@ -260,7 +287,8 @@ public:
                 }
                 auto& w = b.handed_out[b.out++];
                 w = {first, p.count, now_ns, me.token};
-                if (!detail::propose(me, seen, b)) break;  // someone moved first: look again
+                if (!detail::propose(me, seen, b))
+                    break;  // someone moved first: look again
                 return hand_out(w, buffers);
             }
         }
@@ -280,7 +308,8 @@ public:
     // The longest a consumer may sleep: short while a slot's writer may have
     // died, or while windows of other members are out (one of them may die).
     std::chrono::nanoseconds max_sleep() const noexcept {
-        if (local_->stuck_seq != ~std::uint64_t{0}) return detail::stuck_check_after;
+        if (local_->stuck_seq != ~std::uint64_t{0})
+            return detail::stuck_check_after;
         return detail::dead_member_check_every;
     }
 
@@ -288,17 +317,20 @@ public:
         const auto md = metadata();
         std::uint64_t processed_below = 0;
         for (const auto& g : md.groups)
-            if (g.name == group) processed_below = g.committed;
+            if (g.name == group)
+                processed_below = g.committed;
         std::vector<buffered_entry<T>> out;
         const std::uint64_t end = md.appended;
         for (std::uint64_t s = md.first_seq; s < end; ++s) {
             const std::byte* frame = m_->slot(s);
             const std::uint32_t word = detail::load_length(frame);
-            if (!m_->published(s, word) || (word & detail::frame_padding)) continue;
+            if (!m_->published(s, word) || (word & detail::frame_padding))
+                continue;
             buffered_entry<T> e{s, detail::header_of(frame).created, s < processed_below,
                                 T(codec<T>::decode(detail::payload_of(frame)))};
             // A producer may reuse a processed slot meanwhile: keep only what is still ours.
-            if (detail::load_length(frame) == word && detail::header_of(frame).seq == s) out.push_back(std::move(e));
+            if (detail::load_length(frame) == word && detail::header_of(frame).seq == s)
+                out.push_back(std::move(e));
         }
         return out;
     }
@@ -307,7 +339,7 @@ public:
     const std::string& name() const noexcept { return m_->name; }
     std::size_t capacity() const noexcept { return m_->header->capacity; }
 
-private:
+  private:
     // What one handle keeps for itself: its producer slot, its group
     // membership, and how far it has seen slots published.
     struct local_state {
@@ -337,7 +369,8 @@ private:
     // --- opening ---
 
     static std::shared_ptr<detail::ring_mapping> map(std::string_view name, std::size_t capacity,
-                                                     std::size_t slot_size, std::size_t payload, unsigned mode) {
+                                                     std::size_t slot_size, std::size_t payload,
+                                                     unsigned mode) {
         namespace bip = boost::interprocess;
         auto m = std::make_shared<detail::ring_mapping>();
         m->name = std::string(name);
@@ -346,7 +379,8 @@ private:
         bool created = false;
         try {
             bip::permissions perm(mode);
-            m->shm = bip::shared_memory_object(bip::create_only, seg.c_str(), bip::read_write, perm);
+            m->shm =
+                bip::shared_memory_object(bip::create_only, seg.c_str(), bip::read_write, perm);
             created = true;
             m->shm.truncate(static_cast<bip::offset_t>(total));
         } catch (const bip::interprocess_exception& e) {
@@ -372,9 +406,11 @@ private:
             size = static_cast<bip::offset_t>(total);
         }
         if (static_cast<std::size_t>(size) < detail::ring_header_bytes)
-            throw error(errc::corrupt, "/dev/shm/" + seg + " is " + std::to_string(size) +
-                                           " bytes, too small for an omstream segment (truncated or not ours); "
-                                           "remove it with shm_ring<T>::remove(\"" + m->name + "\")");
+            throw error(errc::corrupt,
+                        "/dev/shm/" + seg + " is " + std::to_string(size) +
+                            " bytes, too small for an omstream segment (truncated or not ours); "
+                            "remove it with shm_ring<T>::remove(\"" +
+                            m->name + "\")");
         try {
             m->region = bip::mapped_region(m->shm, bip::read_write);
         } catch (const bip::interprocess_exception& e) {
@@ -402,19 +438,23 @@ private:
         namespace bip = boost::interprocess;
         auto m = std::make_shared<detail::ring_mapping>();
         m->name = name;
-        m->shm = bip::shared_memory_object(bip::open_only, detail::segment_name(name).c_str(), bip::read_write);
+        m->shm = bip::shared_memory_object(bip::open_only, detail::segment_name(name).c_str(),
+                                           bip::read_write);
         bip::offset_t size = 0;
-        if (!m->shm.get_size(size) || static_cast<std::size_t>(size) < detail::ring_header_bytes) return nullptr;
+        if (!m->shm.get_size(size) || static_cast<std::size_t>(size) < detail::ring_header_bytes)
+            return nullptr;
         m->region = bip::mapped_region(m->shm, bip::read_write);
         m->header = static_cast<detail::ring_header*>(m->region.get_address());
         m->slots = static_cast<std::byte*>(m->region.get_address()) + detail::ring_header_bytes;
-        if (m->header->magic != detail::ring_magic || m->header->version != detail::ring_format_version ||
+        if (m->header->magic != detail::ring_magic ||
+            m->header->version != detail::ring_format_version ||
             m->header->ready.load(std::memory_order_acquire) != 1)
             return nullptr;
         return m;
     }
 
-    static void initialise(detail::ring_header& h, std::size_t capacity, std::size_t slot_size, std::size_t payload) {
+    static void initialise(detail::ring_header& h, std::size_t capacity, std::size_t slot_size,
+                           std::size_t payload) {
         const auto me = detail::process_id::self();
         h.init_owner.store(me.pid, std::memory_order_relaxed);
         // Everything past the fixed 32 bytes starts from zero (a dead
@@ -437,15 +477,19 @@ private:
 
     // Waits for the creator to finish setting the segment up, and sets it up
     // itself when the creator died halfway (never waits forever).
-    static void wait_ready(detail::ring_mapping& m, std::size_t capacity, std::size_t slot_size, std::size_t payload) {
+    static void wait_ready(detail::ring_mapping& m, std::size_t capacity, std::size_t slot_size,
+                           std::size_t payload) {
         auto& h = *m.header;
         const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
         while (h.ready.load(std::memory_order_acquire) != 1) {
-            if (h.ready.load(std::memory_order_relaxed) != 0 || (h.magic != detail::ring_magic && h.magic != std::array<char, 8>{}))
+            if (h.ready.load(std::memory_order_relaxed) != 0 ||
+                (h.magic != detail::ring_magic && h.magic != std::array<char, 8>{}))
                 return;  // garbage: validate() says so
             std::uint64_t owner = h.init_owner.load(std::memory_order_acquire);
-            const bool owner_dead = owner != 0 && !detail::process_alive(static_cast<std::uint32_t>(owner), 0);
-            const bool never_started = owner == 0 && std::chrono::steady_clock::now() > give_up - std::chrono::seconds(4);
+            const bool owner_dead =
+                owner != 0 && !detail::process_alive(static_cast<std::uint32_t>(owner), 0);
+            const bool never_started =
+                owner == 0 && std::chrono::steady_clock::now() > give_up - std::chrono::seconds(4);
             if ((owner_dead || never_started) &&
                 h.init_owner.compare_exchange_strong(owner, detail::process_id::self().pid)) {
                 if (h.capacity != 0) {  // keep the size the segment was made for
@@ -466,30 +510,40 @@ private:
 
     static void validate(const detail::ring_mapping& m, std::size_t size) {
         const auto& h = *m.header;
-        const std::string where = "shared-memory stream '" + m.name + "' (/dev/shm/" + detail::segment_name(m.name) + ")";
+        const std::string where =
+            "shared-memory stream '" + m.name + "' (/dev/shm/" + detail::segment_name(m.name) + ")";
         if (h.magic != detail::ring_magic || h.ready.load(std::memory_order_acquire) != 1)
-            throw error(errc::corrupt, where + " is not an omstream segment (bad magic number); remove it "
-                                               "with shm_ring<T>::remove(\"" + m.name + "\")");
+            throw error(errc::corrupt,
+                        where +
+                            " is not an omstream segment (bad magic number); remove it "
+                            "with shm_ring<T>::remove(\"" +
+                            m.name + "\")");
         if (h.version != detail::ring_format_version)
             throw error(errc::version_mismatch,
-                        where + " has format version " + std::to_string(h.version) + ", this omstream reads " +
-                            std::to_string(detail::ring_format_version) +
+                        where + " has format version " + std::to_string(h.version) +
+                            ", this omstream reads " + std::to_string(detail::ring_format_version) +
                             "; use the omstream version that wrote it, or remove the stream");
         if (h.fingerprint != record_traits<T>::fingerprint()) {
             const std::string theirs(h.layout, strnlen(h.layout, sizeof h.layout));
-            throw error(errc::type_mismatch, where + " holds records of type " + theirs + ", not " +
-                                                 record_traits<T>::layout() +
-                                                 "; open it with the type it was created with, or use another name");
+            throw error(errc::type_mismatch,
+                        where + " holds records of type " + theirs + ", not " +
+                            record_traits<T>::layout() +
+                            "; open it with the type it was created with, or use another name");
         }
-        if (h.capacity == 0 || (h.capacity & (h.capacity - 1)) != 0 || h.slot_size < sizeof(detail::frame_header) ||
-            h.header_bytes != detail::ring_header_bytes || detail::ring_header_bytes + h.capacity * h.slot_size > size ||
+        if (h.capacity == 0 || (h.capacity & (h.capacity - 1)) != 0 ||
+            h.slot_size < sizeof(detail::frame_header) ||
+            h.header_bytes != detail::ring_header_bytes ||
+            detail::ring_header_bytes + h.capacity * h.slot_size > size ||
             h.max_payload + sizeof(detail::frame_header) > h.slot_size)
-            throw error(errc::corrupt, where + " has an inconsistent header (capacity " + std::to_string(h.capacity) +
-                                           ", slot size " + std::to_string(h.slot_size) + ", " + std::to_string(size) +
+            throw error(errc::corrupt, where + " has an inconsistent header (capacity " +
+                                           std::to_string(h.capacity) + ", slot size " +
+                                           std::to_string(h.slot_size) + ", " +
+                                           std::to_string(size) +
                                            " bytes); remove it with shm_ring<T>::remove");
         if (fixed && h.slot_size != detail::frame_size(codec<T>::fixed_size))
-            throw error(errc::corrupt, where + " has slots of " + std::to_string(h.slot_size) + " bytes, not " +
-                                           std::to_string(detail::frame_size(codec<T>::fixed_size)));
+            throw error(errc::corrupt,
+                        where + " has slots of " + std::to_string(h.slot_size) + " bytes, not " +
+                            std::to_string(detail::frame_size(codec<T>::fixed_size)));
     }
 
     // --- producing ---
@@ -497,26 +551,31 @@ private:
     std::size_t max_payload() const noexcept { return m_->header->max_payload; }
 
     int producer_slot() {
-        if (local_->producer >= 0) return local_->producer;
+        if (local_->producer >= 0)
+            return local_->producer;
         const auto me = detail::process_id::self();
         auto& slots = m_->header->producers;
         for (int round = 0; round < 2; ++round) {
             for (std::size_t i = 0; i < detail::max_producers; ++i) {
                 auto& p = slots[i];
                 std::uint64_t token = p.token.load(std::memory_order_acquire);
-                if (token != 0 && (round == 0 || detail::process_alive(static_cast<std::uint32_t>(token),
-                                                                       p.start_time.load(std::memory_order_relaxed))))
+                if (token != 0 && (round == 0 || detail::process_alive(
+                                                     static_cast<std::uint32_t>(token),
+                                                     p.start_time.load(std::memory_order_relaxed))))
                     continue;
                 // A dead producer's claim may still be unpublished: leave its
                 // intent for readers to find until we make our own.
-                if (!p.token.compare_exchange_strong(token, me.pid, std::memory_order_acq_rel)) continue;
+                if (!p.token.compare_exchange_strong(token, me.pid, std::memory_order_acq_rel))
+                    continue;
                 p.start_time.store(me.start_time, std::memory_order_relaxed);
                 local_->producer = static_cast<int>(i);
                 return local_->producer;
             }
         }
-        throw error(errc::full, "shared-memory stream '" + m_->name + "' has " + std::to_string(detail::max_producers) +
-                                    " live producer handles already; share handles within a process");
+        throw error(errc::full,
+                    "shared-memory stream '" + m_->name + "' has " +
+                        std::to_string(detail::max_producers) +
+                        " live producer handles already; share handles within a process");
     }
 
     // The lowest position any group still needs (nothing below is reused).
@@ -525,7 +584,8 @@ private:
         std::uint64_t low = ~std::uint64_t{0};
         bool any = false;
         for (auto& g : h.groups.groups) {
-            if (g.status.load(std::memory_order_acquire) == detail::group_free) continue;
+            if (g.status.load(std::memory_order_acquire) == detail::group_free)
+                continue;
             any = true;
             low = std::min(low, g.committed.load(std::memory_order_acquire));
         }
@@ -535,23 +595,26 @@ private:
     }
 
     template <class Range>
-    bool put(const Range& records, std::int64_t created_ns, std::chrono::nanoseconds timeout, bool try_only) {
+    bool put(const Range& records, std::int64_t created_ns, std::chrono::nanoseconds timeout,
+             bool try_only) {
         auto& h = *m_->header;
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
-        if (n == 0) return true;
+        if (n == 0)
+            return true;
         if (n > h.capacity)
-            throw error(errc::record_too_large, "a batch of " + std::to_string(n) +
-                                                    " records exceeds the capacity of shared-memory stream '" +
-                                                    m_->name + "' (" + std::to_string(h.capacity) +
-                                                    "); append it in smaller batches");
+            throw error(errc::record_too_large,
+                        "a batch of " + std::to_string(n) +
+                            " records exceeds the capacity of shared-memory stream '" + m_->name +
+                            "' (" + std::to_string(h.capacity) + "); append it in smaller batches");
         if constexpr (!fixed) {
             for (const auto& r : records) {
                 const std::size_t size = codec<T>::encoded_size(r);
                 if (size > max_payload())
                     throw error(errc::record_too_large,
                                 "a record of " + std::to_string(size) + " bytes does not fit the " +
-                                    std::to_string(max_payload()) + "-byte max_record_size of shared-memory stream '" +
-                                    m_->name + "'; create the stream with a larger om::max_record_size");
+                                    std::to_string(max_payload()) +
+                                    "-byte max_record_size of shared-memory stream '" + m_->name +
+                                    "'; create the stream with a larger om::max_record_size");
             }
         }
         auto& me = h.producers[producer_slot()];
@@ -561,7 +624,8 @@ private:
             if (t + n > local_->low_cache + h.capacity) {
                 local_->low_cache = lowest_needed(t);
                 if (t + n > local_->low_cache + h.capacity) {
-                    if (try_only) return false;
+                    if (try_only)
+                        return false;
                     wait_for_room(n, timeout, give_up);
                     t = h.tail.load(std::memory_order_acquire);
                     continue;
@@ -570,10 +634,13 @@ private:
             // Say what we claim before we claim it (see producer_slot).
             me.from.store(t, std::memory_order_relaxed);
             me.to.store(t + n, std::memory_order_relaxed);
-            if (h.tail.compare_exchange_weak(t, t + n, std::memory_order_acq_rel, std::memory_order_acquire)) break;
+            if (h.tail.compare_exchange_weak(t, t + n, std::memory_order_acq_rel,
+                                             std::memory_order_acquire))
+                break;
         }
         write(records, t, n, created_ns);
-        me.from.store(t + n, std::memory_order_release);  // the claim is published: nothing to watch
+        me.from.store(t + n,
+                      std::memory_order_release);  // the claim is published: nothing to watch
         h.consumers.wake();
         return true;
     }
@@ -583,18 +650,22 @@ private:
         auto& h = *m_->header;
         const bool limited = timeout >= std::chrono::nanoseconds::zero();
         const auto now = std::chrono::steady_clock::now();
-        if (give_up == std::chrono::steady_clock::time_point{}) give_up = now + (limited ? timeout : std::chrono::hours(24 * 365));
+        if (give_up == std::chrono::steady_clock::time_point{})
+            give_up = now + (limited ? timeout : std::chrono::hours(24 * 365));
         if (limited && now >= give_up)
-            throw error(errc::full, "shared-memory stream '" + m_->name + "' stayed full (capacity " +
-                                        std::to_string(h.capacity) +
-                                        " records unprocessed by its slowest group) for the whole timeout; consume "
-                                        "faster, or create the stream with a larger capacity");
+            throw error(
+                errc::full,
+                "shared-memory stream '" + m_->name + "' stayed full (capacity " +
+                    std::to_string(h.capacity) +
+                    " records unprocessed by its slowest group) for the whole timeout; consume "
+                    "faster, or create the stream with a larger capacity");
         const std::uint32_t seen = h.space.epoch();
         h.space.enter();
         if (h.tail.load(std::memory_order_acquire) + n > lowest_needed(0) + h.capacity) {
             // Bounded naps: consumers also look for dead members when woken.
             h.consumers.wake_always();
-            h.space.sleep(seen, std::min<std::chrono::nanoseconds>(give_up - now, std::chrono::milliseconds(10)));
+            h.space.sleep(seen, std::min<std::chrono::nanoseconds>(give_up - now,
+                                                                   std::chrono::milliseconds(10)));
         }
         h.space.leave();
     }
@@ -612,14 +683,16 @@ private:
             header->seq = seq;
             header->created = created_ns;
             codec<T>::encode(*it, frame + sizeof(detail::frame_header));
-            const std::uint32_t word = detail::frame_committed | m_->lap_bit(seq) | static_cast<std::uint32_t>(length);
+            const std::uint32_t word =
+                detail::frame_committed | m_->lap_bit(seq) | static_cast<std::uint32_t>(length);
             if (i == 0) {
                 first_word = word;
             } else {
                 detail::length_word(frame).store(word, std::memory_order_release);
             }
         }
-        detail::length_word(m_->slot(first)).store(first_word, std::memory_order_release);  // the batch appears
+        detail::length_word(m_->slot(first))
+            .store(first_word, std::memory_order_release);  // the batch appears
     }
 
     // --- consuming ---
@@ -636,13 +709,17 @@ private:
                 ++s;
                 continue;
             }
-            if (!writer_gone(s)) break;
+            if (!writer_gone(s))
+                break;
             std::uint32_t expected = word;
-            const std::uint32_t padding = detail::frame_committed | detail::frame_padding | m_->lap_bit(s);
-            if (detail::length_word(m_->slot(s)).compare_exchange_strong(expected, padding, std::memory_order_acq_rel))
+            const std::uint32_t padding =
+                detail::frame_committed | detail::frame_padding | m_->lap_bit(s);
+            if (detail::length_word(m_->slot(s))
+                    .compare_exchange_strong(expected, padding, std::memory_order_acq_rel))
                 h.skipped.fetch_add(1, std::memory_order_relaxed);
         }
-        if (s == tail) local_->stuck_seq = ~std::uint64_t{0};
+        if (s == tail)
+            local_->stuck_seq = ~std::uint64_t{0};
         local_->scanned = s;
         return s;
     }
@@ -655,15 +732,19 @@ private:
             local_->stuck_since = std::chrono::steady_clock::now();
             return false;
         }
-        if (std::chrono::steady_clock::now() - local_->stuck_since < detail::stuck_check_after) return false;
+        if (std::chrono::steady_clock::now() - local_->stuck_since < detail::stuck_check_after)
+            return false;
         local_->stuck_since = std::chrono::steady_clock::now();
         for (auto& p : m_->header->producers) {
             const std::uint64_t token = p.token.load(std::memory_order_acquire);
-            if (token == 0) continue;
+            if (token == 0)
+                continue;
             const std::uint64_t from = p.from.load(std::memory_order_acquire);
             const std::uint64_t to = p.to.load(std::memory_order_acquire);
-            if (seq < from || seq >= to) continue;
-            if (detail::process_alive(static_cast<std::uint32_t>(token), p.start_time.load(std::memory_order_relaxed)))
+            if (seq < from || seq >= to)
+                continue;
+            if (detail::process_alive(static_cast<std::uint32_t>(token),
+                                      p.start_time.load(std::memory_order_relaxed)))
                 return false;
         }
         return true;
@@ -673,20 +754,26 @@ private:
     std::optional<std::size_t> take_over(const group_handle& me, const detail::group_block& b) {
         std::optional<std::size_t> best;
         for (std::size_t i = 0; i < b.out; ++i)
-            if (b.handed_out[i].owner == 0 && (!best || b.handed_out[i].first_seq < b.handed_out[*best].first_seq))
+            if (b.handed_out[i].owner == 0 &&
+                (!best || b.handed_out[i].first_seq < b.handed_out[*best].first_seq))
                 best = i;
-        if (best || b.out == 0) return best;
+        if (best || b.out == 0)
+            return best;
         const auto now = std::chrono::steady_clock::now();
-        if (now - local_->last_dead_check < detail::dead_member_check_every) return best;
+        if (now - local_->last_dead_check < detail::dead_member_check_every)
+            return best;
         local_->last_dead_check = now;
         for (std::size_t i = 0; i < b.out; ++i)
-            if (b.handed_out[i].owner != me.token && detail::owner_gone(*me.group, b.handed_out[i].owner)) return i;
+            if (b.handed_out[i].owner != me.token &&
+                detail::owner_gone(*me.group, b.handed_out[i].owner))
+                return i;
         return best;
     }
 
     claim_type hand_out(const detail::shared_window& w, detail::claim_buffers& buffers) {
         const std::size_t n = spans(w.first_seq, ~std::uint64_t{0} >> 1, w.count, buffers.window);
-        return {true, omstream::window<T>(buffers.window, n, w.created_ns, w.first_seq), w.first_seq};
+        return {true, omstream::window<T>(buffers.window, n, w.created_ns, w.first_seq),
+                w.first_seq};
     }
 
     static std::uint64_t seq_at(const omstream::window<T>& view, std::size_t index) {
@@ -697,7 +784,8 @@ private:
 
     // Spans over at most `limit` records from `from`, below `end`: split where
     // the ring wraps and around padding slots.
-    std::size_t spans(std::uint64_t from, std::uint64_t end, std::uint64_t limit, std::vector<detail::frame_span>& out) const {
+    std::size_t spans(std::uint64_t from, std::uint64_t end, std::uint64_t limit,
+                      std::vector<detail::frame_span>& out) const {
         out.clear();
         auto& h = *m_->header;
         const std::size_t stride = h.slot_size;
@@ -713,11 +801,13 @@ private:
                     continue;
                 }
                 std::uint64_t k = 1;
-                while (k < run && !(detail::load_length(m_->slot(s + k)) & detail::frame_padding)) ++k;
+                while (k < run && !(detail::load_length(m_->slot(s + k)) & detail::frame_padding))
+                    ++k;
                 run = k;
             }
             const std::byte* first = m_->slot(s);
-            out.push_back({first, first + run * stride, static_cast<std::size_t>(run), total, stride});
+            out.push_back(
+                {first, first + run * stride, static_cast<std::size_t>(run), total, stride});
             total += run;
             s += run;
         }

@@ -6,7 +6,8 @@ int main() {
     s.append(42);
     int got = 0;
     bool ok = s.poll([&](omstream::window<int> const& w) {
-        for (int v : w) got = v;
+        for (int v : w)
+            got = v;
     });
     return (ok && got == 42) ? 0 : 1;
 }
