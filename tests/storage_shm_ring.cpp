@@ -321,6 +321,66 @@ TEST_F(shm_ring_test, kill_loop_producers_never_leave_torn_records_or_a_stall) {
               md.appended);  // every claimed slot: delivered, or a dead writer's
 }
 
+TEST_F(shm_ring_test, kill_loop_consumers_lose_nothing_committed) {
+    const auto name = fresh("ckillloop");
+    const int rounds =
+        std::getenv("OMSTREAM_KILL_ROUNDS") ? std::atoi(std::getenv("OMSTREAM_KILL_ROUNDS")) : 200;
+    constexpr std::uint64_t per_round = 96;  // 12 windows of 8
+    const std::uint64_t total = per_round * static_cast<std::uint64_t>(rounds);
+    auto producer = om::stream<ring>::open(name, om::capacity = total);
+    auto survivor = om::stream<ring>::open(name, om::group = "g", om::size = 8);
+    (void)survivor.poll([](const auto&) {});  // the group exists before the records
+    std::uint64_t appended = 0;
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);
+    ::fcntl(pipe_fds[0], F_SETFL,
+            O_NONBLOCK);  // a full pipe blocks the child inside its callback: fine
+    std::vector<bool> seen(total, false);
+    auto collect = [&] {
+        std::uint64_t buffer[512];
+        for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;)
+            for (ssize_t i = 0; i < n / 8; ++i)
+                seen.at(buffer[i]) = true;
+    };
+    std::mt19937 random(7);
+    for (int round = 0; round < rounds; ++round) {
+        for (std::uint64_t i = 0; i < per_round; ++i)
+            producer.append(appended++);
+        const pid_t child = spawn([&] {
+            auto c = om::stream<ring>::open(name, om::group = "g", om::size = 8);
+            for (;;) {
+                (void)c.poll([&](const om::window<std::uint64_t>& w) {
+                    std::vector<std::uint64_t> values(w.begin(), w.end());  // one atomic pipe write
+                    (void)::write(pipe_fds[1], values.data(), values.size() * 8);
+                    std::this_thread::sleep_for(
+                        std::chrono::microseconds(50));  // kills land in here
+                });
+            }
+            return true;
+        });
+        std::this_thread::sleep_for(std::chrono::microseconds(random() % 2000));
+        kill_and_reap(child);
+        collect();
+    }
+    // The survivor takes over what dead members left, and the rest.
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    while (survivor.metadata().groups.at(0).committed < total) {
+        ASSERT_LT(std::chrono::steady_clock::now(), until)
+            << "records held by dead members never came back: committed "
+            << survivor.metadata().groups.at(0).committed << ", position "
+            << survivor.metadata().groups.at(0).position << ", in flight "
+            << survivor.metadata().groups.at(0).in_flight;
+        (void)survivor.poll([&](const om::window<std::uint64_t>& w) {
+            for (auto v : w)
+                seen.at(v) = true;
+        });
+    }
+    collect();
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), false), 0) << "committed records lost";
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+}
+
 TEST_F(shm_ring_test, bad_segments_are_refused_with_clear_errors) {
     const auto name = fresh("garbage");
     { std::ofstream("/dev/shm/omstream." + name, std::ios::binary) << std::string(100, 'x'); }
