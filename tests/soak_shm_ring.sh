@@ -7,5 +7,5 @@ set -euo pipefail
 rounds=${1:-10000}
 repeat=${2:-50}
 tests=${TESTS:-tests/omstream_tests}
-OMSTREAM_KILL_ROUNDS=$rounds "$tests" --gtest_filter='shm_ring_test.kill_loop*'
+OMSTREAM_KILL_ROUNDS=$rounds "$tests" --gtest_filter="shm_ring_test.kill_loop*"
 "$tests" --gtest_filter='shm_ring_test.three_producer*:shm_ring_test.a_*killed*' --gtest_repeat="$repeat"
