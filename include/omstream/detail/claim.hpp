@@ -5,10 +5,12 @@
 
 #include <omstream/decision.hpp>
 #include <omstream/detail/frame.hpp>
+#include <omstream/error.hpp>
 #include <omstream/window.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace omstream::detail {
@@ -35,5 +37,18 @@ struct picked {
     action what = action::wait;
     std::size_t count = 0;
 };
+
+// Refuses an emitter answer that storage cannot carry out (S8): more records
+// than are pending, or a drop(0) that would loop forever.
+inline void check_picked(const picked& p, std::size_t pending, bool state_changed) {
+    if (p.count > pending)
+        throw error(errc::invalid_option, "the emitter asked for " + std::to_string(p.count) +
+                                              " records but only " + std::to_string(pending) +
+                                              " are pending; fix the emitter's next()");
+    if (p.what == action::drop && p.count == 0 && !state_changed)
+        throw error(errc::invalid_option,
+                    "the emitter answered drop(0) without changing its state, which would loop "
+                    "forever; fix the emitter's next()");
+}
 
 }  // namespace omstream::detail

@@ -228,15 +228,7 @@ class memory_log {
             const picked p = pick(view, std::span<std::byte, 64>(state));
             if (p.what == action::wait)
                 return {};
-            if (p.count > pending)
-                throw error(errc::invalid_option,
-                            "the emitter asked for " + std::to_string(p.count) +
-                                " records but only " + std::to_string(pending) +
-                                " are pending; fix the emitter's next()");
-            if (p.what == action::drop && p.count == 0 && state == g->state)
-                throw error(errc::invalid_option,
-                            "the emitter answered drop(0) without changing its "
-                            "state, which would loop forever; fix the emitter's next()");
+            detail::check_picked(p, pending, state != g->state);
             g->state = state;
             const memory_cursor first = g->next;
             g->next = advanced(first, p.count);

@@ -265,15 +265,7 @@ class shm_ring {
                         detail::propose(me, seen, b);  // keep the drops; a retry would redo them
                     return {};
                 }
-                if (p.count > pending)
-                    throw error(errc::invalid_option,
-                                "the emitter asked for " + std::to_string(p.count) +
-                                    " records but only " + std::to_string(pending) +
-                                    " are pending; fix the emitter's next()");
-                if (p.what == action::drop && p.count == 0 && state == b.state)
-                    throw error(errc::invalid_option,
-                                "the emitter answered drop(0) without changing its "
-                                "state, which would loop forever; fix the emitter's next()");
+                detail::check_picked(p, pending, state != b.state);
                 const std::uint64_t first = b.next;
                 const std::uint64_t after = p.count == pending ? end
                                             : p.count == 0     ? first
