@@ -7,6 +7,7 @@
 #include <omstream/clock.hpp>
 #include <omstream/concepts.hpp>
 #include <omstream/detail/claim.hpp>
+#include <omstream/detail/fast_clock.hpp>
 #include <omstream/detail/futex.hpp>
 #include <omstream/detail/names.hpp>
 #include <omstream/detail/spin_lock.hpp>
@@ -169,7 +170,8 @@ class stream {
         }
     }
 
-    static std::int64_t now_ns() { return detail::to_ns<clock_type>(clock_type::now()); }
+    // Cheap for system_clock (detail/fast_clock.hpp): every append stamps a record.
+    static std::int64_t now_ns() noexcept { return detail::now_ns<clock_type>(); }
 
     // Consumers join their group at first use, so that producers never hold
     // records back for a group of their own.
@@ -184,7 +186,7 @@ class stream {
 
     claim_type next_window() {
         const auto group = joined();
-        const time_point now = clock_type::now();
+        const time_point now = detail::from_ns<clock_type>(now_ns());
         deadline_ = time_point::max();
         auto pick = [&](const window<record_type>& pending,
                         std::span<std::byte, max_emitter_state> bytes) {
