@@ -238,6 +238,9 @@ class shm_ring {
         detail::group_block b;
         for (;;) {
             const std::uint64_t seen = detail::snapshot(*me.group, b);
+            local_->others_out =
+                std::any_of(b.handed_out, b.handed_out + b.out,
+                            [&](const detail::shared_window& w) { return w.owner != me.token; });
             if (auto taken = take_over(me, b)) {
                 auto& w = b.handed_out[*taken];
                 w.owner = me.token;
@@ -302,7 +305,9 @@ class shm_ring {
     std::chrono::nanoseconds max_sleep() const noexcept {
         if (local_->stuck_seq != ~std::uint64_t{0})
             return detail::stuck_check_after;
-        return detail::dead_member_check_every;
+        if (local_->others_out)
+            return detail::dead_member_check_every;
+        return std::chrono::nanoseconds(-1);  // idle: sleep until a record (or a producer) wakes us
     }
 
     std::vector<buffered_entry<T>> buffer(std::string_view group) {
@@ -341,6 +346,7 @@ class shm_ring {
         std::uint64_t scanned = 0;
         std::uint64_t low_cache = 0;  // lowest committed position, as last computed
         std::uint64_t stuck_seq = ~std::uint64_t{0};
+        bool others_out = false;  // windows of other members are out (one of them may die)
         std::chrono::steady_clock::time_point stuck_since{};
         std::chrono::steady_clock::time_point last_dead_check{};
 
