@@ -55,11 +55,18 @@ class wait_word {
     // One system call per round of sleep, not one per waker: the first waker
     // disarms the word; sleepers arm it again before they next sleep.
     void wake() noexcept {
-        // A read-modify-write, not a fence: it orders our publishing before the
-        // look at sleepers_ against a sleeper's enter() (and ThreadSanitizer
-        // understands it).
-        if (sleepers_.fetch_add(0, std::memory_order_seq_cst) != 0 &&
-            armed_.load(std::memory_order_relaxed) != 0 &&
+        // Orders our publishing before the look at sleepers_, against a
+        // sleeper's enter(). A fence keeps the line of sleepers_ shared (a
+        // read-modify-write would pull it over from the consumer's core on
+        // every append); ThreadSanitizer does not model fences, so it gets
+        // the read-modify-write.
+#if defined(__SANITIZE_THREAD__)
+        const std::uint32_t sleepers = sleepers_.fetch_add(0, std::memory_order_seq_cst);
+#else
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        const std::uint32_t sleepers = sleepers_.load(std::memory_order_relaxed);
+#endif
+        if (sleepers != 0 && armed_.load(std::memory_order_relaxed) != 0 &&
             armed_.exchange(0, std::memory_order_seq_cst) != 0) {
             wake_always();
         }
