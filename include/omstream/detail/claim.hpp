@@ -40,12 +40,14 @@ struct picked {
 
 // Refuses an emitter answer that storage cannot carry out (S8): more records
 // than are pending, or a drop(0) that would loop forever.
-inline void check_picked(const picked& p, std::size_t pending, bool state_changed) {
+// `state_changed` is only asked for a drop(0): comparing states costs.
+template <class StateChanged>
+void check_picked(const picked& p, std::size_t pending, StateChanged&& state_changed) {
     if (p.count > pending)
         throw error(errc::invalid_option, "the emitter asked for " + std::to_string(p.count) +
                                               " records but only " + std::to_string(pending) +
                                               " are pending; fix the emitter's next()");
-    if (p.what == action::drop && p.count == 0 && !state_changed)
+    if (p.what == action::drop && p.count == 0 && !state_changed())
         throw error(errc::invalid_option,
                     "the emitter answered drop(0) without changing its state, which would loop "
                     "forever; fix the emitter's next()");

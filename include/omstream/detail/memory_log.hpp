@@ -228,7 +228,7 @@ class memory_log {
             const picked p = pick(view, std::span<std::byte, 64>(state));
             if (p.what == action::wait)
                 return {};
-            detail::check_picked(p, pending, state != g->state);
+            detail::check_picked(p, pending, [&] { return state != g->state; });
             g->state = state;
             const memory_cursor first = g->next;
             g->next = advanced(first, p.count);

@@ -39,6 +39,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/mman.h>
+
 namespace omstream {
 
 namespace detail {
@@ -268,7 +270,7 @@ class shm_ring {
                         detail::propose(me, seen, b);  // keep the drops; a retry would redo them
                     return {};
                 }
-                detail::check_picked(p, pending, state != b.state);
+                detail::check_picked(p, pending, [&] { return state != b.state; });
                 const std::uint64_t first = b.next;
                 const std::uint64_t after = p.count == pending ? end
                                             : p.count == 0     ? first
@@ -410,7 +412,9 @@ class shm_ring {
                             "remove it with shm_ring<T>::remove(\"" +
                             m->name + "\")");
         try {
-            m->region = bip::mapped_region(m->shm, bip::read_write);
+            // Populated up front: a fresh ring would otherwise take a page
+            // fault per 4 KiB on its first lap (5-40 us each on this VM).
+            m->region = bip::mapped_region(m->shm, bip::read_write, 0, 0, nullptr, MAP_POPULATE);
         } catch (const bip::interprocess_exception& e) {
             rethrow_as("mapping shared-memory stream '" + m->name + "'", e);
         }
@@ -678,7 +682,7 @@ class shm_ring {
             const std::size_t length = fixed ? codec<T>::fixed_size : codec<T>::encoded_size(*it);
             auto* header = reinterpret_cast<detail::frame_header*>(frame);
             header->checksum = 0;
-            header->seq = seq;
+            std::atomic_ref<std::uint64_t>(header->seq).store(seq, std::memory_order_relaxed);
             header->created = created_ns;
             codec<T>::encode(*it, frame + sizeof(detail::frame_header));
             const std::uint32_t word =
@@ -697,17 +701,35 @@ class shm_ring {
 
     // How far records are published from `from` on, giving up slots whose
     // writer died (S3 issue: bounded stall after a producer's SIGKILL).
+    // A slot's sequence number, read while a writer of the next lap may be
+    // storing it (hence atomically).
+    static std::uint64_t seq_of(const std::byte* frame) noexcept {
+        auto* header = const_cast<detail::frame_header*>(&detail::header_of(frame));
+        return std::atomic_ref<std::uint64_t>(header->seq).load(std::memory_order_relaxed);
+    }
+
+    // Reads the tail only when it meets a slot that is not published, so a
+    // busy consumer does not pull the producers' tail line to its core.
     std::uint64_t scan(std::uint64_t from) {
         auto& h = *m_->header;
         std::uint64_t s = std::max(local_->scanned, from);
-        const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
-        while (s < tail) {
-            const std::uint32_t word = detail::load_length(m_->slot(s));
-            if (m_->published(s, word)) {
-                ++s;
-                continue;
+        const std::uint64_t lap_end = s + h.capacity;
+        for (;;) {
+            const std::byte* frame = m_->slot(s);
+            const std::uint32_t word = detail::load_length(frame);
+            // Past the tail a slot may still hold the frame of two laps ago
+            // (same lap parity): a record's sequence number tells them apart;
+            // padding (rare) is trusted below the tail only.
+            if (s < lap_end && m_->published(s, word)) {
+                const bool mine = (word & detail::frame_padding)
+                                      ? s < h.tail.load(std::memory_order_acquire)
+                                      : seq_of(frame) == s;
+                if (mine) {
+                    ++s;
+                    continue;
+                }
             }
-            if (!writer_gone(s))
+            if (s >= h.tail.load(std::memory_order_acquire) || !writer_gone(s))
                 break;
             std::uint32_t expected = word;
             const std::uint32_t padding =
@@ -716,7 +738,7 @@ class shm_ring {
                     .compare_exchange_strong(expected, padding, std::memory_order_acq_rel))
                 h.skipped.fetch_add(1, std::memory_order_relaxed);
         }
-        if (s == tail)
+        if (s >= h.tail.load(std::memory_order_relaxed))
             local_->stuck_seq = ~std::uint64_t{0};
         local_->scanned = s;
         return s;
