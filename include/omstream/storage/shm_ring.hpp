@@ -252,7 +252,7 @@ class shm_ring {
             }
             if (b.out == detail::shared_max_windows)
                 return {};  // too many windows out: wait for commits
-            const std::uint64_t end = scan(b.next);
+            const std::uint64_t end = scan(b.next, me.group->committed);
             bool changed = false;
             // Slots given up as padding are no records: step over them.
             while (b.next < end &&
@@ -710,7 +710,9 @@ class shm_ring {
 
     // Reads the tail only when it meets a slot that is not published, so a
     // busy consumer does not pull the producers' tail line to its core.
-    std::uint64_t scan(std::uint64_t from) {
+    // `committed` is the consumer's group watermark: a slot below it was
+    // processed, so our snapshot is stale and the slot may hold a newer lap.
+    std::uint64_t scan(std::uint64_t from, const std::atomic<std::uint64_t>& committed) {
         auto& h = *m_->header;
         std::uint64_t s = std::max(local_->scanned, from);
         const std::uint64_t lap_end = s + h.capacity;
@@ -731,7 +733,14 @@ class shm_ring {
             }
             if (s >= h.tail.load(std::memory_order_acquire) || !writer_gone(s))
                 break;
-            std::uint32_t expected = word;
+            // Give the slot up only if it still is not published and our group
+            // has not processed it (checked last: a slot is reused only after
+            // every group passed it, and nobody alive can publish it now).
+            std::uint32_t expected = detail::load_length(frame);
+            if (m_->published(s, expected))
+                continue;
+            if (committed.load(std::memory_order_acquire) > s)
+                break;  // a stale snapshot: the claim looks again
             const std::uint32_t padding =
                 detail::frame_committed | detail::frame_padding | m_->lap_bit(s);
             if (detail::length_word(m_->slot(s))
