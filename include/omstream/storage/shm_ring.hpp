@@ -264,7 +264,16 @@ class shm_ring {
                 const std::size_t pending = spans(b.next, end, ~std::uint64_t{0}, buffers.pending);
                 const omstream::window<T> view(buffers.pending, pending, now_ns, b.next);
                 auto state = b.state;
-                const detail::picked p = pick(view, std::span<std::byte, 64>(state));
+                detail::picked p;
+                try {
+                    p = pick(view, std::span<std::byte, 64>(state));
+                } catch (...) {
+                    // From a stale snapshot the emitter may have read slots that
+                    // producers are reusing: look again rather than fail.
+                    if (me.group->current.load(std::memory_order_acquire) == seen)
+                        throw;
+                    break;
+                }
                 if (p.what == action::wait) {
                     if (changed)
                         detail::propose(me, seen, b);  // keep the drops; a retry would redo them
