@@ -2,6 +2,8 @@
 // manual clock: back-to-back half-open intervals [L0 + kI, L0 + (k+1)I) from
 // the group's start L0, empty ones included, missed ones in order, late
 // records dropped and counted.
+#include "support/time_window_fixture.hpp"
+
 #include <omstream/core.hpp>
 
 #include <gtest/gtest.h>
@@ -17,35 +19,16 @@ using namespace std::chrono_literals;
 using omstream::manual_clock;
 using fixed =
     omstream::stream<omstream::memory<int>, omstream::basic_fixed_time_window<manual_clock>>;
-// A producer whose clock lags: its records are created in the past.
-using lag_clock = omstream::basic_manual_clock<struct emitter_fixed_time_lag>;
-using lagging = omstream::stream<omstream::memory<int>, omstream::basic_count_window<lag_clock>>;
-
-const manual_clock::time_point t0{std::chrono::hours(24 * 365 * 50)};
+const manual_clock::time_point t0 = omstream::testing::time_window_t0;
+constexpr char prefix[] = "emitter-fixed-";
 
 struct taken {
     std::vector<int> records;
     std::int64_t created_ns;
 };
 
-class emitter_fixed_time : public ::testing::Test {
+class emitter_fixed_time : public omstream::testing::time_window_fixture<fixed, prefix> {
   protected:
-    void SetUp() override { manual_clock::set(t0); }
-    void TearDown() override { omstream::memory<int>::remove(name()); }
-    static std::string name() {
-        return std::string("emitter-fixed-") +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    }
-    // Opens the consumer and starts its group now (L0 = now).
-    static fixed consumer() {
-        auto s = fixed::open(name(), omstream::interval = 1s);
-        EXPECT_FALSE(s.poll([](const auto&) {}));
-        return s;
-    }
-    static void append_created_at(manual_clock::time_point created, int record) {
-        lag_clock::set(lag_clock::time_point(created.time_since_epoch()));
-        lagging::open(name()).append(record);
-    }
     static std::vector<taken> drain(fixed& s) {
         std::vector<taken> windows;
         while (s.poll([&](const omstream::window<int>& w) {

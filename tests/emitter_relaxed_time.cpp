@@ -2,6 +2,8 @@
 // manual clock: the timing of fixed_time_window, but a window holds every
 // pending record created before its end, late ones included; nothing is
 // ever dropped.
+#include "support/time_window_fixture.hpp"
+
 #include <omstream/core.hpp>
 
 #include <gtest/gtest.h>
@@ -17,30 +19,11 @@ using namespace std::chrono_literals;
 using omstream::manual_clock;
 using relaxed =
     omstream::stream<omstream::memory<int>, omstream::basic_relaxed_time_window<manual_clock>>;
-// A producer whose clock lags: its records are created in the past.
-using lag_clock = omstream::basic_manual_clock<struct emitter_relaxed_time_lag>;
-using lagging = omstream::stream<omstream::memory<int>, omstream::basic_count_window<lag_clock>>;
+const manual_clock::time_point t0 = omstream::testing::time_window_t0;
+constexpr char prefix[] = "emitter-relaxed-";
 
-const manual_clock::time_point t0{std::chrono::hours(24 * 365 * 50)};
-
-class emitter_relaxed_time : public ::testing::Test {
+class emitter_relaxed_time : public omstream::testing::time_window_fixture<relaxed, prefix> {
   protected:
-    void SetUp() override { manual_clock::set(t0); }
-    void TearDown() override { omstream::memory<int>::remove(name()); }
-    static std::string name() {
-        return std::string("emitter-relaxed-") +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    }
-    // Opens the consumer and starts its group now (L0 = now).
-    static relaxed consumer() {
-        auto s = relaxed::open(name(), omstream::interval = 1s);
-        EXPECT_FALSE(s.poll([](const auto&) {}));
-        return s;
-    }
-    static void append_created_at(manual_clock::time_point created, int record) {
-        lag_clock::set(lag_clock::time_point(created.time_since_epoch()));
-        lagging::open(name()).append(record);
-    }
     static std::vector<std::vector<int>> drain(relaxed& s) {
         std::vector<std::vector<int>> windows;
         while (s.poll(
