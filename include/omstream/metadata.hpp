@@ -18,6 +18,7 @@ struct group_metadata {
     std::uint64_t windows = 0;    // windows committed
     std::uint64_t late = 0;       // S6: records dropped as late
     std::uint64_t expired = 0;    // records skipped because max_age had passed
+    std::uint64_t lost = 0;       // records overwritten or deleted before the group got them
     std::size_t in_flight = 0;    // windows handed out and not yet committed
 };
 
@@ -35,6 +36,9 @@ struct stream_metadata {
     std::uint64_t late = 0;         // sum over groups
     std::uint64_t dropped = 0;      // records released before every group processed them
     std::vector<group_metadata> groups;
+    // mapped_log: what the last recovery on open cut off (S14: reported, never delivered).
+    std::uint64_t recovered_cut_bytes = 0;
+    std::string recovery_note;  // empty, or what was cut where and why
 
     std::chrono::system_clock::time_point created() const {
         return std::chrono::system_clock::time_point(

@@ -10,12 +10,49 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 namespace omstream {
+
+// When a mapped_log forces its records to disk (msync + fdatasync). Every
+// policy survives a crash of the process; only a sync survives a crash of
+// the machine.
+struct sync_policy {
+    std::uint64_t every_records = 0;    // 0: not by count
+    std::chrono::nanoseconds every{0};  // 0: not by time
+    bool always = false;                // before append() returns
+};
+inline constexpr sync_policy sync_never{};  // page cache only (the default)
+inline constexpr sync_policy sync_always{0, std::chrono::nanoseconds{0}, true};
+inline constexpr sync_policy sync_every(std::uint64_t records,
+                                        std::chrono::nanoseconds interval = {}) {
+    return {records, interval, false};
+}
+inline constexpr sync_policy sync_every(std::chrono::nanoseconds interval) {
+    return {0, interval, false};
+}
+
+// Where a consumer group that does not exist yet starts reading.
+struct start_position {
+    enum class from : std::uint8_t { oldest, newest, sequence, time };
+    from where = from::oldest;
+    std::uint64_t seq = 0;     // from::sequence
+    std::int64_t time_ns = 0;  // from::time: the first record created at or after
+};
+inline constexpr start_position from_oldest{start_position::from::oldest};
+inline constexpr start_position from_newest{start_position::from::newest};
+inline constexpr start_position from_seq(std::uint64_t seq) {
+    return {start_position::from::sequence, seq, 0};
+}
+template <class Clock, class Duration>
+constexpr start_position from_time(std::chrono::time_point<Clock, Duration> t) {
+    return {start_position::from::time, 0,
+            std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count()};
+}
 
 // The value of one option, as produced by `option_name = value`.
 template <class Option>
@@ -57,6 +94,13 @@ OMSTREAM_DEFINE_OPTION(capacity, std::size_t);              // records held unpr
 OMSTREAM_DEFINE_OPTION(keep, bool);                         // keep processed records
 OMSTREAM_DEFINE_OPTION(max_age, std::chrono::nanoseconds);  // drop records older than this
 OMSTREAM_DEFINE_OPTION(permissions, unsigned);  // shm_ring: mode bits of a new segment (0600)
+OMSTREAM_DEFINE_OPTION(lossy, bool);  // shm_ring: a full ring overwrites the oldest records
+// mapped_log.
+OMSTREAM_DEFINE_OPTION(root, std::string);          // directory that holds the logs
+OMSTREAM_DEFINE_OPTION(segment_size, std::size_t);  // bytes of records per segment file
+OMSTREAM_DEFINE_OPTION(max_bytes, std::uint64_t);   // retention: bytes of segments kept at most
+OMSTREAM_DEFINE_OPTION(durability, sync_policy);    // when appends reach the disk
+OMSTREAM_DEFINE_OPTION(start, start_position);      // where a new consumer group starts
 // Emitters.
 OMSTREAM_DEFINE_OPTION(size, std::size_t);                   // S5 records per count window
 OMSTREAM_DEFINE_OPTION(max_wait, std::chrono::nanoseconds);  // S5 deliver partial windows after
