@@ -1,7 +1,8 @@
 // The umbrella header: everything omstream offers, the shared-memory ring
-// (Boost.Interprocess) included. The JSON codec stays
+// and the file-mapped log (Boost.Interprocess) included. The JSON codec stays
 // opt-in (omstream/codec/json.hpp) so that nlohmann_json is not required.
 #pragma once
 
 #include <omstream/core.hpp>
+#include <omstream/storage/mapped_log.hpp>
 #include <omstream/storage/shm_ring.hpp>

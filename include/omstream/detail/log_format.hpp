@@ -1,0 +1,261 @@
+// The on-disk layout of a mapped_log (DESIGN.md §3). A log is a directory:
+//   header               the log header, mapped by every process that uses it
+//   <16 digits>.seg      segment k: a segment header, then `segment_data`
+//                        bytes of frames (detail/frame.hpp)
+// Frames are addressed by a global byte position: position p lives in
+// segment p / segment_data at offset p % segment_data. A frame never
+// crosses a segment; the rest of a segment is a padding frame.
+#pragma once
+
+#include <omstream/detail/crc32c.hpp>
+#include <omstream/detail/frame.hpp>
+#include <omstream/detail/futex.hpp>
+#include <omstream/detail/shared_groups.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace omstream::detail {
+
+inline constexpr std::array<char, 8> log_magic{'O', 'M', 'S', 'T', 'R', 'L', 'O', 'G'};
+inline constexpr std::array<char, 8> segment_magic{'O', 'M', 'S', 'T', 'R', 'S', 'E', 'G'};
+inline constexpr std::uint32_t log_format_version = 1;
+inline constexpr std::size_t log_max_producers = 64;
+inline constexpr std::size_t segment_index_entries = 512;
+inline constexpr std::size_t segment_header_bytes = 16384;
+inline constexpr std::size_t min_segment_data = std::size_t{1} << 16;
+inline constexpr std::size_t max_segment_data = std::size_t{1} << 28;  // the padding length limit
+inline constexpr std::size_t default_segment_data = std::size_t{1} << 26;
+// A padding frame of at least this size carries the sequence number of the
+// record after it in its header (a shorter one only ends a segment).
+inline constexpr std::size_t padding_with_seq = sizeof(frame_header);
+
+// The next sequence number and byte position to claim. Both move together
+// with one 16-byte compare-and-swap, so that many producers in many
+// processes claim without a lock.
+struct alignas(16) log_position {
+    std::uint64_t seq;
+    std::uint64_t pos;
+    friend bool operator==(const log_position&, const log_position&) = default;
+};
+
+#if defined(__x86_64__)
+__attribute__((target("cx16")))
+#endif
+inline bool
+compare_exchange(log_position& target, log_position& expected, log_position desired) noexcept {
+    unsigned __int128 e, d;
+    std::memcpy(&e, &expected, 16);
+    std::memcpy(&d, &desired, 16);
+    const unsigned __int128 old =
+        __sync_val_compare_and_swap(reinterpret_cast<unsigned __int128*>(&target), e, d);
+    if (old == e)
+        return true;
+    std::memcpy(&expected, &old, 16);
+    return false;
+}
+
+// Every claim moves `seq` up, so two equal reads of it around a read of
+// `pos` saw one state.
+inline log_position load_position(const log_position& p) noexcept {
+    auto& self = const_cast<log_position&>(p);
+    for (;;) {
+        const std::uint64_t seq = std::atomic_ref(self.seq).load(std::memory_order_acquire);
+        const std::uint64_t pos = std::atomic_ref(self.pos).load(std::memory_order_acquire);
+        if (std::atomic_ref(self.seq).load(std::memory_order_acquire) == seq)
+            return {seq, pos};
+    }
+}
+
+// A producer's claim in flight, written before the claim so that a reader
+// stuck on it can tell whether its writer lives and how far it reaches.
+struct log_intent {
+    std::atomic<std::uint64_t> token;  // 0: free; else pid
+    std::atomic<std::uint64_t> start_time;
+    std::atomic<std::uint64_t> seq_from, pos_from, seq_to, pos_to;  // pos_from == pos_to: none
+    std::atomic<std::uint64_t> confirmed;  // pos_from + 1 once the claim is known to be made
+};
+
+struct log_header {
+    std::array<char, 8> magic;
+    std::uint32_t version;
+    std::uint32_t header_bytes;
+    std::atomic<std::uint32_t> ready;  // 1 once set up
+    std::uint32_t creator_pid;
+    std::int64_t created_ns;
+    std::uint64_t segment_data;  // bytes of frames per segment, a power of two
+    std::uint64_t capacity;      // records held unprocessed at most; 0: unbounded
+    std::uint32_t max_payload;
+    std::uint32_t file_mode;
+    std::uint64_t fingerprint;
+    // Retention, fixed at creation.
+    std::uint32_t keep;
+    std::uint32_t reserved;
+    std::int64_t max_age_ns;  // 0: none
+    std::uint64_t max_bytes;  // 0: none
+    char record_type[256];
+    char layout[1024];
+
+    // What the last recovery cut off (S14: reported, never delivered).
+    std::uint64_t recoveries;
+    std::uint64_t cut_bytes;
+    char recovery_note[512];
+
+    // Checkpoint: every frame below was checked and synced to disk.
+    alignas(64) log_position checkpoint;
+    alignas(64) log_position tail;
+    alignas(64) std::atomic<std::uint64_t> oldest_segment;  // lowest segment file that exists
+    std::atomic<std::uint64_t> skipped;                     // records given up (dead writers)
+    std::atomic<std::uint64_t> deleted;                     // records deleted by retention
+    wait_word consumers;
+    wait_word space;
+    alignas(64) log_intent producers[log_max_producers];
+    alignas(64) group_table groups;
+};
+
+inline constexpr std::size_t log_header_bytes = (sizeof(log_header) + 4095) & ~std::size_t{4095};
+
+// The sparse index of a segment: entry 0 is its first frame; entry j the
+// first frame that starts at or after j * (segment_data / entries). Writers
+// fill it as they go; readers check an entry against the frame it names.
+struct segment_index_entry {
+    std::uint64_t seq_plus_one;  // 0: not written
+    std::uint64_t pos;           // global byte position
+    std::int64_t created;
+};
+
+struct segment_header {
+    std::array<char, 8> magic;
+    std::uint32_t version;
+    std::uint32_t header_bytes;
+    std::uint64_t index;         // k
+    std::uint64_t segment_data;  // bytes of frames
+    std::uint64_t reserved[4];
+    segment_index_entry entries[segment_index_entries];
+};
+static_assert(sizeof(segment_header) <= segment_header_bytes);
+
+inline std::string segment_file_name(std::uint64_t k) {
+    std::string digits = std::to_string(k);
+    return std::string(16 - std::min<std::size_t>(16, digits.size()), '0') + digits + ".seg";
+}
+
+// --- frame checks: what recovery and readers trust ---------------------------
+
+inline std::uint32_t frame_checksum(const frame_header& h, const std::byte* payload,
+                                    std::uint32_t length) noexcept {
+    std::uint32_t crc = crc32c(0, &h.seq, sizeof h.seq + sizeof h.created);
+    crc = crc32c(crc, &length, sizeof length);
+    return crc32c(crc, payload, length);
+}
+
+inline std::uint32_t padding_checksum(std::uint64_t next_seq, std::uint32_t bytes) noexcept {
+    return crc32c(crc32c(0x5eed, &next_seq, sizeof next_seq), &bytes, sizeof bytes);
+}
+
+enum class frame_check { record, padding, unwritten, bad };
+
+// What the frame at `offset` of a segment's data is, checked against the
+// sequence number it must carry. Never reads outside [data, data + size).
+// `next_seq` and `next_offset` say where the frame after it starts.
+struct checked_frame {
+    frame_check kind = frame_check::bad;
+    std::uint64_t next_seq = 0;
+    std::size_t next_offset = 0;
+    const char* why = "";
+};
+
+inline checked_frame check_frame(const std::byte* data, std::size_t size, std::size_t offset,
+                                 std::uint64_t seq, std::size_t max_payload) noexcept {
+    checked_frame out;
+    if (offset % frame_alignment != 0 || offset + sizeof(std::uint32_t) > size) {
+        out.why = "a frame position outside its segment";
+        return out;
+    }
+    const std::uint32_t word = load_length(data + offset);
+    if (word == 0) {
+        out.kind = frame_check::unwritten;
+        return out;
+    }
+    if (!(word & frame_committed) || (word & frame_lap)) {
+        out.why = "a length word that is not a commit";
+        return out;
+    }
+    const std::uint32_t length = word & frame_length_mask;
+    if (word & frame_padding) {
+        if (length < frame_alignment || length % frame_alignment != 0 || offset + length > size) {
+            out.why = "a padding frame of impossible length";
+            return out;
+        }
+        out.next_seq = seq;
+        if (length >= padding_with_seq) {
+            const auto& h = header_of(data + offset);
+            if (h.checksum != padding_checksum(h.seq, length) || h.seq < seq) {
+                out.why = "a padding frame that fails its checksum";
+                return out;
+            }
+            out.next_seq = h.seq;
+        } else if (offset + length != size) {
+            out.why = "a short padding frame before the end of its segment";
+            return out;
+        }
+        out.kind = frame_check::padding;
+        out.next_offset = offset + length;
+        return out;
+    }
+    if (length > max_payload || offset + frame_size(length) > size) {
+        out.why = "a record longer than its segment or the log's max_record_size";
+        return out;
+    }
+    const auto& h = header_of(data + offset);
+    if (h.seq != seq) {
+        out.why = "a record with the wrong sequence number";
+        return out;
+    }
+    if (h.checksum != frame_checksum(h, data + offset + sizeof(frame_header), length)) {
+        out.why = "a record that fails its CRC-32C";
+        return out;
+    }
+    out.kind = frame_check::record;
+    out.next_seq = seq + 1;
+    out.next_offset = offset + frame_size(length);
+    return out;
+}
+
+// Recovery of one segment's data: the valid frames from `offset` on, up to
+// the first frame that is unwritten or fails its checks. What the fuzzer
+// drives with arbitrary bytes.
+struct segment_scan {
+    std::size_t end = 0;    // offset of the first frame not valid (or `size`)
+    std::uint64_t seq = 0;  // sequence number expected there
+    std::uint64_t records = 0;
+    bool complete = false;  // the segment is valid to its end (the log goes on in the next)
+    const char* why = "";   // what stopped the scan, when not complete
+};
+
+inline segment_scan scan_segment(const std::byte* data, std::size_t size, std::size_t offset,
+                                 std::uint64_t seq, std::size_t max_payload) noexcept {
+    segment_scan out{offset, seq, 0, false, ""};
+    while (out.end < size) {
+        const checked_frame f = check_frame(data, size, out.end, out.seq, max_payload);
+        if (f.kind == frame_check::unwritten) {
+            out.why = "";
+            return out;
+        }
+        if (f.kind == frame_check::bad) {
+            out.why = f.why;
+            return out;
+        }
+        out.records += f.kind == frame_check::record;
+        out.seq = f.next_seq;
+        out.end = f.next_offset;
+    }
+    out.complete = true;
+    return out;
+}
+
+}  // namespace omstream::detail

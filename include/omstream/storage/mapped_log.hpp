@@ -1,0 +1,1483 @@
+// mapped_log<T>: a persistent, crash-safe log in files mapped into memory
+// (Boost.Interprocess file_mapping + mapped_region). One directory per
+// stream under a root (om::root, else $OMSTREAM_HOME, $XDG_DATA_HOME/omstream
+// or ~/.local/share/omstream); see detail/log_format.hpp for the layout.
+//
+// Producers in any number of processes claim a sequence number and a byte
+// range together with one 16-byte compare-and-swap, write their frames
+// (CRC-32C included) and publish them by their length words, as in shm_ring:
+// no lock is shared on any append or read path. Consumer groups (positions,
+// emitter state, windows out) live in the mapped header, so they persist.
+// The first process to open a log after everyone closed it (or crashed)
+// checks the frames from the last checkpoint on and cuts the log before the
+// first frame that is incomplete or fails its checks.
+#pragma once
+
+#include <omstream/clock.hpp>
+#include <omstream/concepts.hpp>
+#include <omstream/detail/claim.hpp>
+#include <omstream/detail/frame.hpp>
+#include <omstream/detail/futex.hpp>
+#include <omstream/detail/log_files.hpp>
+#include <omstream/detail/log_format.hpp>
+#include <omstream/detail/names.hpp>
+#include <omstream/detail/process.hpp>
+#include <omstream/detail/shared_groups.hpp>
+#include <omstream/error.hpp>
+#include <omstream/metadata.hpp>
+#include <omstream/options.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sys/mman.h>
+
+namespace omstream {
+
+namespace detail {
+
+// How long a reader waits on an unpublished frame before asking whether its
+// writer is alive (the stall after a producer dies is bounded by about this).
+inline constexpr std::chrono::milliseconds log_stuck_check_after{2};
+inline constexpr std::chrono::milliseconds log_dead_member_check_every{20};
+
+// Retention and start settings, fixed when the log is created.
+struct log_settings {
+    bool keep = false;
+    std::int64_t max_age_ns = 0;
+    std::uint64_t max_bytes = 0;
+};
+
+// One open log in this process: the directory, the mapped header and the
+// segments mapped so far. Each open() makes its own (so that each holds its
+// own shared flock, which tells the next opener whether anyone is left).
+struct log_mapping {
+    std::string name;
+    std::filesystem::path dir;
+    file_descriptor dir_fd;
+    file_descriptor header_fd;
+    std::shared_ptr<mapped_file> header_file;
+    log_header* header = nullptr;
+    std::size_t data_size = 0;  // D: bytes of frames per segment
+    std::size_t file_size = 0;  // segment header + D
+    unsigned mode = 0600;
+    sync_policy durability{};
+    start_position start{};
+
+    std::mutex mutex;  // guards `segments` (a handle may be copied to other threads)
+    std::map<std::uint64_t, std::shared_ptr<mapped_file>> segments;
+
+    std::filesystem::path segment_path(std::uint64_t k) const { return dir / segment_file_name(k); }
+    segment_header* segment_of(const std::shared_ptr<mapped_file>& f) const noexcept {
+        return reinterpret_cast<segment_header*>(f->base);
+    }
+};
+
+inline std::string fixed_string(const char* s, std::size_t capacity) {
+    return std::string(s, strnlen(s, capacity));
+}
+
+inline stream_metadata log_metadata(const log_mapping& m) {
+    const log_header& h = *m.header;
+    stream_metadata md;
+    md.name = m.name;
+    md.kind = "stream.mapped_log";
+    md.created_ns = h.created_ns;
+    md.record_type = fixed_string(h.record_type, sizeof h.record_type);
+    md.layout = fixed_string(h.layout, sizeof h.layout);
+    md.fingerprint = h.fingerprint;
+    md.capacity = h.capacity;
+    md.appended = load_position(h.tail).seq;
+    md.dropped =
+        h.skipped.load(std::memory_order_relaxed) + h.deleted.load(std::memory_order_relaxed);
+    md.recovered_cut_bytes = h.cut_bytes;
+    md.recovery_note = fixed_string(h.recovery_note, sizeof h.recovery_note);
+    auto& groups = const_cast<log_header&>(h).groups.groups;
+    for (auto& g : groups) {
+        if (g.status.load(std::memory_order_acquire) != group_active)
+            continue;
+        group_block b;
+        snapshot(g, b);
+        md.late += b.late;
+        md.groups.push_back(
+            {std::string(g.name, std::min<std::size_t>(g.name_length, shared_group_name_max)),
+             b.next, b.committed(), b.windows, b.late, b.expired, 0,
+             static_cast<std::size_t>(b.out)});
+    }
+    return md;
+}
+
+}  // namespace detail
+
+template <class T>
+class mapped_log {
+    static_assert(check_record<T>());
+    static constexpr bool fixed = record_traits<T>::fixed_size;
+
+  public:
+    using storage_concept = storage_tag;
+    using record_type = T;
+    using group_handle = detail::group_member;
+    using claim_type = detail::log_claim<T>;
+    using accepted_options =
+        boost::hana::tuple<boost::hana::type<root_option>, boost::hana::type<segment_size_option>,
+                           boost::hana::type<capacity_option>, boost::hana::type<keep_option>,
+                           boost::hana::type<max_age_option>, boost::hana::type<max_bytes_option>,
+                           boost::hana::type<durability_option>, boost::hana::type<start_option>,
+                           boost::hana::type<permissions_option>>;
+    static constexpr std::string_view kind = "stream.mapped_log";
+
+    // Opens the log <root>/<name>, creating it at first access. The first
+    // process to open it after everyone closed it checks and repairs it.
+    template <class Options>
+    static mapped_log open(std::string_view name, const Options& options) {
+        detail::check_stream_name(name);
+        const std::filesystem::path root =
+            options.template get<root_option>("").empty()
+                ? detail::default_log_root()
+                : std::filesystem::path(options.template get<root_option>(""));
+        const std::size_t segment =
+            options.template get<segment_size_option>(detail::default_segment_data);
+        if (segment < detail::min_segment_data || segment > detail::max_segment_data)
+            throw error(errc::invalid_option,
+                        "mapped_log segment_size must be between 64 KiB and 256 MiB");
+        const std::size_t data = std::bit_floor(segment);
+        const std::size_t payload = options.template get<max_record_size_option>(
+            fixed ? codec<T>::fixed_size : std::min<std::size_t>(std::size_t{1} << 20, data / 4));
+        if (payload == 0 || detail::frame_size(payload) > data / 2 ||
+            (fixed && payload < codec<T>::fixed_size))
+            throw error(errc::invalid_option,
+                        "mapped_log max_record_size must hold one record and fit twice in a "
+                        "segment (segment_size " +
+                            std::to_string(data) + ")");
+        detail::log_settings settings;
+        settings.keep = options.template get<keep_option>(false);
+        settings.max_age_ns =
+            options.template get<max_age_option>(std::chrono::nanoseconds(0)).count();
+        settings.max_bytes = options.template get<max_bytes_option>(0);
+        auto m = std::make_shared<detail::log_mapping>();
+        m->name = std::string(name);
+        m->dir = root / std::string(name);
+        m->mode = options.template get<permissions_option>(0600);
+        m->durability = options.template get<durability_option>(sync_never);
+        m->start = options.template get<start_option>(from_oldest);
+        open_log(*m, root, data, fixed ? codec<T>::fixed_size : payload,
+                 options.template get<capacity_option>(0), settings);
+        return mapped_log(std::move(m));
+    }
+
+    // Deletes the log's directory; processes that have it open keep reading
+    // what they mapped.
+    static bool remove(std::string_view name, const std::filesystem::path& root = {}) {
+        detail::check_stream_name(name);
+        const auto dir = (root.empty() ? detail::default_log_root() : root) / std::string(name);
+        std::error_code ec;
+        return std::filesystem::remove_all(dir, ec) > 0;
+    }
+
+    // The logs under `root` (any record type), with their metadata.
+    static std::vector<stream_metadata> list(const std::filesystem::path& root = {}) {
+        std::vector<stream_metadata> out;
+        std::error_code ec;
+        const auto where = root.empty() ? detail::default_log_root() : root;
+        for (const auto& entry : std::filesystem::directory_iterator(where, ec)) {
+            const auto header = entry.path() / "header";
+            if (!std::filesystem::is_regular_file(header, ec))
+                continue;
+            try {
+                detail::log_mapping m;
+                m.name = entry.path().filename().string();
+                m.dir = entry.path();
+                m.header_file = detail::map_whole_file(header, "reading " + header.string());
+                if (m.header_file->size < detail::log_header_bytes)
+                    continue;
+                m.header = reinterpret_cast<detail::log_header*>(m.header_file->base);
+                if (m.header->magic != detail::log_magic ||
+                    m.header->version != detail::log_format_version ||
+                    m.header->ready.load(std::memory_order_acquire) != 1)
+                    continue;
+                out.push_back(detail::log_metadata(m));
+            } catch (const std::exception&) {
+                // not readable or not ours: not listed
+            }
+        }
+        return out;
+    }
+
+    // --- producers -----------------------------------------------------------
+
+    template <class Range>
+    void append(const Range& records, std::int64_t created_ns,
+                std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) {
+        put(records, created_ns, timeout, false);
+    }
+    void append(const T* first, std::size_t n, std::int64_t created_ns) {
+        append(std::span<const T>(first, n), created_ns);
+    }
+    template <class Range>
+    bool try_append(const Range& records, std::int64_t created_ns) {
+        return put(records, created_ns, std::chrono::nanoseconds::zero(), true);
+    }
+    bool try_append(const T* first, std::size_t n, std::int64_t created_ns) {
+        return try_append(std::span<const T>(first, n), created_ns);
+    }
+
+    // Forces every record published so far to disk and moves the checkpoint
+    // (recovery checks only what comes after it).
+    void sync() { checkpoint(); }
+
+    // --- consumers -----------------------------------------------------------
+
+    group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
+        auto& h = *m_->header;
+        local_->member = detail::join_group(h.groups, group, initial_state,
+                                            [&] { return start_seq(m_->start); });
+        return local_->member;
+    }
+
+    template <class Pick>
+    claim_type claim(const group_handle& me, std::int64_t now_ns, detail::claim_buffers& buffers,
+                     Pick&& pick) {
+        detail::group_block b;
+        for (;;) {
+            const std::uint64_t seen = detail::snapshot(*me.group, b);
+            local_->others_out =
+                std::any_of(b.handed_out, b.handed_out + b.out,
+                            [&](const detail::shared_window& w) { return w.owner != me.token; });
+            if (auto taken = take_over(me, b)) {
+                auto& w = b.handed_out[*taken];
+                w.owner = me.token;
+                if (!detail::propose(me, seen, b))
+                    continue;
+                return hand_out(w, buffers);
+            }
+            if (b.out == detail::shared_max_windows)
+                return {};  // too many windows out: wait for commits
+            bool changed = false;
+            // Records that retention deleted before this group got them.
+            const std::uint64_t oldest = oldest_seq();
+            if (b.next < oldest) {
+                b.expired += oldest - b.next;
+                b.next = oldest;
+                changed = true;
+            }
+            follow(b.next);
+            extend();
+            b.next = local_->pend_seq;  // steps over padding at the front
+            for (;;) {
+                const std::size_t pending = local_->pend_count;
+                const omstream::window<T> view(local_->spans, pending, now_ns, local_->pend_seq);
+                auto state = b.state;
+                const detail::picked p = pick(view, std::span<std::byte, 64>(state));
+                if (p.what == action::wait) {
+                    if (changed && !detail::propose(me, seen, b))
+                        local_->reset();
+                    return {};
+                }
+                detail::check_picked(p, pending, [&] { return state != b.state; });
+                const std::uint64_t first = local_->pend_seq;
+                take_front(p.count, buffers.window);
+                b.state = state;
+                b.next = local_->pend_seq;
+                if (p.what == action::drop) {
+                    b.late += p.count;
+                    changed = true;
+                    continue;
+                }
+                auto& w = b.handed_out[b.out++];
+                w = {first, p.count, now_ns, me.token};
+                if (!detail::propose(me, seen, b)) {
+                    local_->reset();  // someone moved first: look again
+                    break;
+                }
+                return {true,
+                        omstream::window<T>(buffers.window, p.count, w.created_ns, w.first_seq),
+                        w.first_seq};
+            }
+        }
+    }
+
+    void commit(const group_handle& me, std::uint64_t ticket) {
+        detail::finish_window(me, ticket, true);
+        m_->header->space.wake();
+        if (local_->pend_pos / m_->data_size >
+            m_->header->oldest_segment.load(std::memory_order_relaxed)) {
+            retire();
+            prune_segments();
+        }
+    }
+    void abandon(const group_handle& me, std::uint64_t ticket) {
+        detail::finish_window(me, ticket, false);
+        local_->reset();  // the records come again: read them from the group's position
+        m_->header->consumers.wake_always();
+    }
+
+    detail::wait_word& consumer_signal() noexcept { return m_->header->consumers; }
+
+    std::chrono::nanoseconds max_sleep() const noexcept {
+        if (local_->stuck_pos != no_pos)
+            return detail::log_stuck_check_after;
+        if (local_->others_out)
+            return detail::log_dead_member_check_every;
+        return std::chrono::nanoseconds(-1);
+    }
+
+    std::vector<buffered_entry<T>> buffer(std::string_view group) {
+        const auto md = metadata();
+        std::uint64_t processed_below = 0;
+        std::uint64_t from = ~std::uint64_t{0};
+        for (const auto& g : md.groups) {
+            from = std::min(from, g.committed);
+            if (g.name == group)
+                processed_below = g.committed;
+        }
+        if (settings_keep() || md.groups.empty())
+            from = 0;
+        std::vector<buffered_entry<T>> out;
+        auto [seq, pos] = locate(from);
+        for (;;) {
+            const std::byte* data = segment_data(pos / m_->data_size);
+            if (data == nullptr)
+                break;
+            const auto f = detail::check_frame(data, m_->data_size, pos % m_->data_size, seq,
+                                               m_->header->max_payload);
+            if (f.kind == detail::frame_check::unwritten)
+                break;
+            if (f.kind == detail::frame_check::bad)
+                throw corrupt_at(pos, f.why);
+            if (f.kind == detail::frame_check::record) {
+                const std::byte* frame = data + pos % m_->data_size;
+                out.push_back({seq, detail::header_of(frame).created, seq < processed_below,
+                               T(codec<T>::decode(detail::payload_of(frame)))});
+            }
+            seq = f.next_seq;
+            pos = pos - pos % m_->data_size + f.next_offset;
+        }
+        return out;
+    }
+
+    stream_metadata metadata() const {
+        auto md = detail::log_metadata(*m_);
+        md.first_seq = oldest_seq();
+        md.retained = md.appended - std::min(md.appended, md.first_seq);
+        return md;
+    }
+    const std::string& name() const noexcept { return m_->name; }
+    const std::filesystem::path& directory() const noexcept { return m_->dir; }
+
+  private:
+    static constexpr std::uint64_t no_pos = ~std::uint64_t{0};
+
+    struct local_state {
+        std::shared_ptr<detail::log_mapping> mapping;
+        int producer = -1;
+        detail::group_member member;
+        // The group's pending records as this handle last saw them: from
+        // (pend_seq, pend_pos) to the frontier (front_seq, front_pos).
+        bool have_pending = false;
+        std::uint64_t pend_seq = 0, pend_pos = 0;
+        std::uint64_t front_seq = 0, front_pos = 0;
+        std::vector<detail::frame_span> spans;
+        std::size_t pend_count = 0;
+        std::uint64_t low_cache = 0;  // lowest committed position, as last computed
+        std::uint64_t stuck_pos = no_pos;
+        std::chrono::steady_clock::time_point stuck_since{};
+        std::chrono::steady_clock::time_point last_dead_check{};
+        bool others_out = false;
+        // Producer side: the segment written last, and what is not yet synced.
+        std::uint64_t segment_k = no_pos;
+        std::byte* segment_base = nullptr;
+        std::uint64_t unsynced = 0;
+        std::chrono::steady_clock::time_point last_sync = std::chrono::steady_clock::now();
+        // Oldest retained record, for the oldest segment seen.
+        std::uint64_t oldest_k = no_pos, oldest_first = 0;
+
+        void reset() noexcept {
+            have_pending = false;
+            spans.clear();
+            pend_count = 0;
+        }
+        ~local_state() {
+            detail::leave_group(member);
+            if (producer >= 0)
+                mapping->header->producers[producer].token.store(0, std::memory_order_release);
+        }
+    };
+
+    explicit mapped_log(std::shared_ptr<detail::log_mapping> m)
+        : m_(std::move(m)), local_(std::make_shared<local_state>()) {
+        local_->mapping = m_;
+    }
+
+    bool settings_keep() const noexcept { return m_->header->keep != 0; }
+
+    // --- opening and recovery ---
+
+    static void open_log(detail::log_mapping& m, const std::filesystem::path& root,
+                         std::size_t data, std::size_t payload, std::size_t capacity,
+                         const detail::log_settings& settings) {
+        const std::string what = "mapped_log '" + m.name + "' in " + root.string();
+        std::error_code ec;
+        std::filesystem::create_directories(root, ec);
+        if (::mkdir(m.dir.c_str(), (m.mode & 0777) | 0700) != 0 && errno != EEXIST)
+            detail::throw_errno(errno, "creating " + what);
+        m.dir_fd = detail::open_file(m.dir, O_RDONLY | O_DIRECTORY, 0, "opening " + what);
+        // Opening is serialised per log (never appends or reads).
+        detail::flock_guard opening(m.dir_fd.get(), LOCK_EX);
+        m.header_fd =
+            detail::open_file(m.dir / "header", O_RDWR | O_CREAT, m.mode & 0666, "opening " + what);
+        struct stat st {};
+        if (::fstat(m.header_fd.get(), &st) != 0)
+            detail::throw_errno(errno, "opening " + what);
+        const bool alone = ::flock(m.header_fd.get(), LOCK_EX | LOCK_NB) == 0;
+        bool fresh = static_cast<std::size_t>(st.st_size) == 0;
+        if (!fresh && static_cast<std::size_t>(st.st_size) < detail::log_header_bytes)
+            throw error(errc::corrupt,
+                        m.dir.string() + "/header is " + std::to_string(st.st_size) +
+                            " bytes, too short for a log header (" +
+                            std::to_string(detail::log_header_bytes) +
+                            "): truncated or not an omstream log; remove the log with "
+                            "mapped_log<T>::remove(\"" +
+                            m.name + "\")");
+        if (fresh)
+            detail::preallocate(m.header_fd.get(), detail::log_header_bytes, "creating " + what);
+        m.header_file = detail::map_whole_file(m.dir / "header", "mapping " + what);
+        m.header = reinterpret_cast<detail::log_header*>(m.header_file->base);
+        auto& h = *m.header;
+        if (!fresh && h.ready.load(std::memory_order_acquire) != 1 && alone &&
+            (h.magic == std::array<char, 8>{} || h.magic == detail::log_magic))
+            fresh = true;  // its creator died while setting it up: set it up again
+        if (fresh) {
+            if (!alone)
+                throw error(errc::io_error, what +
+                                                " is being created by a process that holds "
+                                                "it without a header; try again");
+            for (const auto& entry : std::filesystem::directory_iterator(m.dir, ec))
+                if (entry.path().extension() == ".seg")
+                    std::filesystem::remove(entry.path(), ec);
+            initialise(h, data, payload, capacity, settings, m.mode);
+        }
+        validate(m);
+        m.data_size = h.segment_data;
+        m.file_size = detail::segment_header_bytes + m.data_size;
+        if (alone && !fresh)
+            recover(m);
+        // Held while this handle lives: the next opener learns whether it is alone.
+        while (::flock(m.header_fd.get(), LOCK_SH) != 0 && errno == EINTR) {
+        }
+    }
+
+    static void initialise(detail::log_header& h, std::size_t data, std::size_t payload,
+                           std::size_t capacity, const detail::log_settings& settings,
+                           unsigned mode) {
+        std::memset(static_cast<void*>(&h), 0, detail::log_header_bytes);
+        new (&h.consumers) detail::wait_word();
+        new (&h.space) detail::wait_word();
+        h.creator_pid = detail::process_id::self().pid;
+        h.created_ns = detail::to_ns<std::chrono::system_clock>(std::chrono::system_clock::now());
+        h.segment_data = data;
+        h.capacity = capacity;
+        h.max_payload = static_cast<std::uint32_t>(payload);
+        h.file_mode = mode & 0777;
+        h.keep = settings.keep ? 1 : 0;
+        h.fingerprint = record_traits<T>::fingerprint();
+        const std::string type = record_traits<T>::name(), layout = record_traits<T>::layout();
+        std::memcpy(h.record_type, type.data(), std::min(type.size(), sizeof h.record_type - 1));
+        std::memcpy(h.layout, layout.data(), std::min(layout.size(), sizeof h.layout - 1));
+        h.max_age_ns = settings.max_age_ns;
+        h.max_bytes = settings.max_bytes;
+        h.version = detail::log_format_version;
+        h.header_bytes = static_cast<std::uint32_t>(detail::log_header_bytes);
+        h.magic = detail::log_magic;
+        h.ready.store(1, std::memory_order_release);
+    }
+
+    static void validate(const detail::log_mapping& m) {
+        const auto& h = *m.header;
+        const std::string where = "mapped_log '" + m.name + "' (" + m.dir.string() + ")";
+        if (h.magic != detail::log_magic)
+            throw error(errc::corrupt, where +
+                                           " has no omstream log header (bad magic): not "
+                                           "ours or damaged; remove it with "
+                                           "mapped_log<T>::remove");
+        if (h.version != detail::log_format_version)
+            throw error(errc::version_mismatch, where + " has format version " +
+                                                    std::to_string(h.version) +
+                                                    ", this omstream reads version " +
+                                                    std::to_string(detail::log_format_version) +
+                                                    "; open it with the omstream that wrote it");
+        if (h.fingerprint != record_traits<T>::fingerprint())
+            throw error(errc::type_mismatch,
+                        where + " holds records of type " +
+                            detail::fixed_string(h.record_type, sizeof h.record_type) + " (" +
+                            detail::fixed_string(h.layout, sizeof h.layout) + "), not " +
+                            record_traits<T>::name() + " (" + record_traits<T>::layout() + ")");
+        if (h.segment_data < detail::min_segment_data ||
+            h.segment_data > detail::max_segment_data || !std::has_single_bit(h.segment_data) ||
+            h.max_payload == 0 || detail::frame_size(h.max_payload) > h.segment_data / 2)
+            throw error(errc::corrupt, where + " has an impossible header (segment size " +
+                                           std::to_string(h.segment_data) +
+                                           "); remove it with mapped_log<T>::remove");
+    }
+
+    // Checks the frames from the checkpoint on and cuts the log before the
+    // first one that is incomplete or fails its checks. Runs alone.
+    static void recover(detail::log_mapping& m) {
+        auto& h = *m.header;
+        const std::size_t D = m.data_size;
+        const detail::log_position claimed = detail::load_position(h.tail);
+        std::uint64_t k = std::max<std::uint64_t>(h.oldest_segment.load(), h.checkpoint.pos / D);
+        detail::log_position at = h.checkpoint;
+        if (at.pos / D < k) {  // the checkpoint's segment is gone: start at the oldest one
+            at.pos = k * D;
+            at.seq = first_seq_in(m, k).value_or(at.seq);
+        }
+        const char* why = "";
+        std::uint64_t records = 0;
+        for (;;) {
+            k = at.pos / D;
+            const auto path = m.segment_path(k);
+            std::error_code ec;
+            if (!std::filesystem::exists(path, ec))
+                break;  // the log ends at this segment boundary
+            auto seg = map_segment(m, k, false);
+            std::byte* data = seg->base + detail::segment_header_bytes;
+            const auto scan = detail::scan_segment(data, D, at.pos % D, at.seq, h.max_payload);
+            records += scan.records;
+            at.seq = scan.seq;
+            if (scan.complete) {
+                at.pos = (k + 1) * D;
+                continue;
+            }
+            at.pos = k * D + scan.end;
+            why = scan.why;
+            // Nothing may stay past the end: readers trust zeros there.
+            const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+            if (fd >= 0) {
+                detail::zero_range(fd, data, scan.end, D - scan.end);
+                ::close(fd);
+            }
+            break;
+        }
+        // Segments after the end were claimed but never reached.
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(m.dir, ec)) {
+            if (entry.path().extension() != ".seg")
+                continue;
+            const auto index = std::strtoull(entry.path().stem().c_str(), nullptr, 10);
+            // After the end: claimed but never reached. Before the oldest: a
+            // deletion that a crash interrupted.
+            if (index > at.pos / D || index < h.oldest_segment.load())
+                std::filesystem::remove(entry.path(), ec);
+        }
+        {
+            std::lock_guard lock(m.mutex);
+            m.segments.clear();
+        }
+        const std::uint64_t cut = claimed.pos > at.pos ? claimed.pos - at.pos : 0;
+        if (cut > 0 || *why != '\0') {
+            ++h.recoveries;
+            h.cut_bytes = cut;
+            const std::string note =
+                "recovery cut " + std::to_string(claimed.seq > at.seq ? claimed.seq - at.seq : 0) +
+                " claimed records (" + std::to_string(cut) + " bytes) at sequence " +
+                std::to_string(at.seq) + ", byte " + std::to_string(at.pos % D) + " of segment " +
+                std::to_string(at.pos / D) +
+                (*why != '\0' ? std::string(": ") + why : std::string(": incomplete frames"));
+            std::memset(h.recovery_note, 0, sizeof h.recovery_note);
+            std::memcpy(h.recovery_note, note.data(),
+                        std::min(note.size(), sizeof h.recovery_note - 1));
+        }
+        h.tail = at;
+        for (auto& p : h.producers) {
+            p.token.store(0);
+            p.pos_from.store(0);
+            p.pos_to.store(0);
+            p.confirmed.store(0);
+        }
+        new (&h.consumers) detail::wait_word();
+        new (&h.space) detail::wait_word();
+        // Groups: windows that were out come again (S9); nobody is past the end.
+        for (auto& g : h.groups.groups) {
+            if (g.status.load() != detail::group_active) {
+                g.status.store(detail::group_free);
+                continue;
+            }
+            detail::group_block b;
+            const std::uint64_t current = detail::snapshot(g, b);
+            b.next = std::min(b.committed(), at.seq);
+            b.out = 0;
+            detail::store_words(b, g.initial);
+            g.committed.store(b.next);
+            g.current.store((((current >> 8) + 1) << 8) | detail::initial_block);
+            for (auto& member : g.members)
+                member.token.store(0);
+        }
+        (void)records;
+    }
+
+    // --- segments ---
+
+    static std::shared_ptr<detail::mapped_file> map_segment(detail::log_mapping& m, std::uint64_t k,
+                                                            bool create) {
+        {
+            std::lock_guard lock(m.mutex);
+            if (auto it = m.segments.find(k); it != m.segments.end())
+                return it->second;
+        }
+        const auto path = m.segment_path(k);
+        const std::string what = "segment " + std::to_string(k) + " of mapped_log '" + m.name + "'";
+        const int fd =
+            ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), m.mode & 0666);
+        if (fd < 0) {
+            if (errno == ENOENT && !create)
+                return nullptr;
+            detail::throw_errno(errno, "opening " + what);
+        }
+        detail::file_descriptor guard(fd);
+        struct stat st {};
+        ::fstat(fd, &st);
+        if (static_cast<std::size_t>(st.st_size) < m.file_size)
+            detail::preallocate(fd, m.file_size, "allocating " + what);
+        auto f = detail::map_whole_file(path, "mapping " + what);
+        auto* sh = m.segment_of(f);
+        if (sh->magic == std::array<char, 8>{}) {
+            // New (or its creator died first): every creator writes the same.
+            sh->version = detail::log_format_version;
+            sh->header_bytes = static_cast<std::uint32_t>(detail::segment_header_bytes);
+            sh->index = k;
+            sh->segment_data = m.data_size;
+            std::atomic_thread_fence(std::memory_order_release);
+            sh->magic = detail::segment_magic;
+        } else if (sh->magic != detail::segment_magic ||
+                   sh->version != detail::log_format_version || sh->index != k ||
+                   sh->segment_data != m.data_size) {
+            throw error(
+                sh->magic == detail::segment_magic && sh->version != detail::log_format_version
+                    ? errc::version_mismatch
+                    : errc::corrupt,
+                what + " (" + path.string() + ") has a foreign header (format version " +
+                    std::to_string(sh->version) + ", this omstream reads " +
+                    std::to_string(detail::log_format_version) +
+                    "); move it away or remove the log");
+        }
+        std::lock_guard lock(m.mutex);
+        return m.segments.emplace(k, f).first->second;
+    }
+
+    // Unmaps the segments that retention deleted and that this handle no
+    // longer reads (their disk space comes back only then).
+    void prune_segments() {
+        std::uint64_t below = m_->header->oldest_segment.load(std::memory_order_acquire);
+        if (local_->have_pending)
+            below = std::min(below, local_->pend_pos / m_->data_size);
+        std::lock_guard lock(m_->mutex);
+        for (auto it = m_->segments.begin(); it != m_->segments.end() && it->first < below;) {
+            if (it->first == local_->segment_k)
+                local_->segment_k = no_pos;
+            it = m_->segments.erase(it);
+        }
+    }
+
+    // The frames of segment k, or nullptr when it does not exist (yet, or any more).
+    std::byte* segment_data(std::uint64_t k) const {
+        auto f = map_segment(*m_, k, false);
+        return f ? f->base + detail::segment_header_bytes : nullptr;
+    }
+    detail::segment_header* segment_header_of(std::uint64_t k) const {
+        auto f = map_segment(*m_, k, false);
+        return f ? m_->segment_of(f) : nullptr;
+    }
+
+    // The sequence number of the first frame of segment k, if known.
+    static std::optional<std::uint64_t> first_seq_in(detail::log_mapping& m, std::uint64_t k) {
+        auto f = map_segment(m, k, false);
+        if (!f)
+            return std::nullopt;
+        const auto& e = m.segment_of(f)->entries[0];
+        const std::uint64_t s = std::atomic_ref(const_cast<std::uint64_t&>(e.seq_plus_one))
+                                    .load(std::memory_order_acquire);
+        if (s != 0)
+            return s - 1;
+        const std::byte* data = f->base + detail::segment_header_bytes;
+        const std::uint32_t word = detail::load_length(data);
+        if ((word & detail::frame_committed) &&
+            (!(word & detail::frame_padding) ||
+             (word & detail::frame_length_mask) >= detail::padding_with_seq))
+            return detail::header_of(data).seq;
+        return std::nullopt;
+    }
+
+    // Sequence number of the oldest record retained.
+    std::uint64_t oldest_seq() const {
+        const std::uint64_t k = m_->header->oldest_segment.load(std::memory_order_acquire);
+        if (k == 0)
+            return 0;
+        if (k != local_->oldest_k) {
+            const auto s = first_seq_in(*m_, k);
+            if (!s)
+                return local_->oldest_first;
+            local_->oldest_k = k;
+            local_->oldest_first = *s;
+        }
+        return local_->oldest_first;
+    }
+
+    // --- finding records ---
+
+    // Where the first frame of sequence number >= `seq` starts, through the
+    // segments' sparse indexes (then a short walk).
+    std::pair<std::uint64_t, std::uint64_t> locate(std::uint64_t seq) const {
+        const std::size_t D = m_->data_size;
+        const std::uint64_t oldest = m_->header->oldest_segment.load(std::memory_order_acquire);
+        const detail::log_position tail = detail::load_position(m_->header->tail);
+        if (seq >= tail.seq)
+            return {tail.seq, tail.pos};
+        std::uint64_t lo = oldest, hi = tail.pos / D, best = oldest;
+        while (lo <= hi) {
+            const std::uint64_t mid = lo + (hi - lo) / 2;
+            const auto first = first_seq_in(*m_, mid);
+            if (first && *first <= seq) {
+                best = mid;
+                lo = mid + 1;
+            } else if (first) {
+                if (mid == 0)
+                    break;
+                hi = mid - 1;
+            } else {
+                break;  // unknown: walk from what we have
+            }
+        }
+        std::uint64_t at_seq = first_seq_in(*m_, best).value_or(oldest_seq());
+        std::uint64_t at_pos = best * D;
+        if (auto* sh = segment_header_of(best)) {
+            for (std::size_t j = detail::segment_index_entries; j-- > 1;) {
+                const auto& e = sh->entries[j];
+                const std::uint64_t s1 = std::atomic_ref(const_cast<std::uint64_t&>(e.seq_plus_one))
+                                             .load(std::memory_order_acquire);
+                if (s1 != 0 && s1 - 1 <= seq && s1 - 1 >= at_seq) {
+                    at_seq = s1 - 1;
+                    at_pos = e.pos;
+                    break;
+                }
+            }
+        }
+        walk_to(seq, at_seq, at_pos);
+        return {at_seq, at_pos};
+    }
+
+    // Where the first record created at or after `time_ns` starts.
+    std::pair<std::uint64_t, std::uint64_t> locate_time(std::int64_t time_ns) const {
+        const std::size_t D = m_->data_size;
+        const std::uint64_t oldest = m_->header->oldest_segment.load(std::memory_order_acquire);
+        const detail::log_position tail = detail::load_position(m_->header->tail);
+        std::uint64_t best = oldest;
+        for (std::uint64_t lo = oldest, hi = tail.pos / D; lo <= hi;) {
+            const std::uint64_t mid = lo + (hi - lo) / 2;
+            auto* sh = segment_header_of(mid);
+            if (sh == nullptr || sh->entries[0].seq_plus_one == 0)
+                break;
+            if (sh->entries[0].created <= time_ns) {
+                best = mid;
+                lo = mid + 1;
+            } else {
+                if (mid == 0)
+                    break;
+                hi = mid - 1;
+            }
+        }
+        std::uint64_t at_seq = first_seq_in(*m_, best).value_or(oldest_seq());
+        std::uint64_t at_pos = best * D;
+        if (auto* sh = segment_header_of(best)) {
+            for (std::size_t j = detail::segment_index_entries; j-- > 1;) {
+                const auto& e = sh->entries[j];
+                if (e.seq_plus_one != 0 && e.created < time_ns && e.seq_plus_one - 1 >= at_seq) {
+                    at_seq = e.seq_plus_one - 1;
+                    at_pos = e.pos;
+                    break;
+                }
+            }
+        }
+        // Walk to the first record created at or after the time.
+        for (;;) {
+            const std::byte* data = segment_data(at_pos / D);
+            if (data == nullptr)
+                break;
+            const auto f =
+                detail::check_frame(data, D, at_pos % D, at_seq, m_->header->max_payload);
+            if (f.kind == detail::frame_check::unwritten || f.kind == detail::frame_check::bad)
+                break;
+            if (f.kind == detail::frame_check::record &&
+                detail::header_of(data + at_pos % D).created >= time_ns)
+                break;
+            at_seq = f.next_seq;
+            at_pos = at_pos - at_pos % D + f.next_offset;
+        }
+        return {at_seq, at_pos};
+    }
+
+    // Steps from (at_seq, at_pos) over frames until the record `seq` (or the
+    // first published one after it, or the end of what is published).
+    void walk_to(std::uint64_t seq, std::uint64_t& at_seq, std::uint64_t& at_pos) const {
+        const std::size_t D = m_->data_size;
+        while (at_seq < seq || is_padding(at_pos)) {
+            const std::byte* data = segment_data(at_pos / D);
+            if (data == nullptr)
+                return;
+            const auto f =
+                detail::check_frame(data, D, at_pos % D, at_seq, m_->header->max_payload);
+            if (f.kind == detail::frame_check::unwritten)
+                return;
+            if (f.kind == detail::frame_check::bad)
+                throw corrupt_at(at_pos, f.why);
+            at_seq = f.next_seq;
+            at_pos = at_pos - at_pos % D + f.next_offset;
+        }
+    }
+
+    bool is_padding(std::uint64_t pos) const {
+        const std::byte* data = segment_data(pos / m_->data_size);
+        if (data == nullptr)
+            return false;
+        const std::uint32_t word = detail::load_length(data + pos % m_->data_size);
+        return (word & detail::frame_committed) && (word & detail::frame_padding);
+    }
+
+    std::uint64_t start_seq(const start_position& start) const {
+        const std::uint64_t oldest = oldest_seq();
+        switch (start.where) {
+            case start_position::from::newest:
+                return detail::load_position(m_->header->tail).seq;
+            case start_position::from::sequence:
+                return std::max(start.seq, oldest);
+            case start_position::from::time:
+                return locate_time(start.time_ns).first;
+            case start_position::from::oldest:
+                break;
+        }
+        return oldest;
+    }
+
+    error corrupt_at(std::uint64_t pos, const char* why) const {
+        return error(errc::corrupt,
+                     "mapped_log '" + m_->name + "' has " + why + " at byte " +
+                         std::to_string(pos % m_->data_size) + " of segment " +
+                         std::to_string(pos / m_->data_size) +
+                         " (modified outside omstream?); close every handle and open it again to "
+                         "cut the log there");
+    }
+
+    // --- consuming ---
+
+    // Makes the pending cache start at the group's position `next`.
+    void follow(std::uint64_t next) {
+        auto& l = *local_;
+        if (l.have_pending && next == l.pend_seq)
+            return;
+        if (l.have_pending && next > l.pend_seq && next <= l.front_seq) {
+            drop_front_until(next);
+            if (l.pend_seq == next || l.spans.empty())
+                return;
+        }
+        l.reset();
+        const auto [seq, pos] = locate(next);
+        l.pend_seq = l.front_seq = seq;
+        l.pend_pos = l.front_pos = pos;
+        l.have_pending = true;
+    }
+
+    // Reads newly published frames after the frontier into the pending spans.
+    void extend() {
+        auto& l = *local_;
+        const std::size_t D = m_->data_size;
+        std::byte* data = nullptr;
+        std::uint64_t data_k = no_pos;
+        for (;;) {
+            const std::uint64_t k = l.front_pos / D;
+            if (k != data_k) {
+                data = segment_data(k);
+                data_k = k;
+            }
+            if (data == nullptr)
+                break;  // not created yet, or deleted by retention (the claim moves past it)
+            const std::size_t off = l.front_pos % D;
+            const auto f = detail::check_frame(data, D, off, l.front_seq, m_->header->max_payload);
+            if (f.kind == detail::frame_check::unwritten) {
+                if (!writer_gone(l.front_seq, l.front_pos))
+                    break;
+                recover_claim(l.front_seq, l.front_pos);
+                continue;
+            }
+            l.stuck_pos = no_pos;
+            if (f.kind == detail::frame_check::bad)
+                throw corrupt_at(l.front_pos, f.why);
+            if (f.kind == detail::frame_check::padding) {
+                if (l.pend_count == 0) {  // nothing pending yet: start after it
+                    l.pend_seq = f.next_seq;
+                    l.pend_pos = k * D + f.next_offset;
+                }
+                l.front_seq = f.next_seq;
+                l.front_pos = k * D + f.next_offset;
+                continue;
+            }
+            const std::byte* frame = data + off;
+            if (!l.spans.empty() && l.spans.back().last == frame) {
+                l.spans.back().last = data + f.next_offset;
+                ++l.spans.back().count;
+            } else {
+                l.spans.push_back({frame, data + f.next_offset, 1, l.pend_count, 0});
+            }
+            ++l.pend_count;
+            l.front_seq = f.next_seq;
+            l.front_pos = k * D + f.next_offset;
+        }
+    }
+
+    // Moves the first `count` pending records into `out` (a window's spans).
+    void take_front(std::size_t count, std::vector<detail::frame_span>& out) {
+        auto& l = *local_;
+        out.clear();
+        std::size_t left = count;
+        std::size_t spans_used = 0;
+        for (auto& s : l.spans) {
+            if (left == 0)
+                break;
+            if (s.count <= left) {
+                out.push_back({s.first, s.last, s.count, count - left, 0});
+                left -= s.count;
+                ++spans_used;
+                continue;
+            }
+            const std::byte* p = s.first;
+            for (std::size_t i = 0; i < left; ++i)
+                p += detail::stride_of(p);
+            out.push_back({s.first, p, left, count - left, 0});
+            s.first = p;
+            s.count -= left;
+            left = 0;
+        }
+        l.spans.erase(l.spans.begin(), l.spans.begin() + static_cast<std::ptrdiff_t>(spans_used));
+        l.pend_count -= count;
+        for (auto& s : l.spans)
+            s.first_index -= count;
+        settle_front();
+    }
+
+    // Drops pending records below `next` (another member took them).
+    void drop_front_until(std::uint64_t next) {
+        auto& l = *local_;
+        std::size_t dropped = 0;
+        while (!l.spans.empty()) {
+            auto& s = l.spans.front();
+            if (detail::header_of(s.first).seq >= next)
+                break;
+            s.first += detail::stride_of(s.first);
+            --s.count;
+            ++dropped;
+            if (s.count == 0)
+                l.spans.erase(l.spans.begin());
+        }
+        l.pend_count -= dropped;
+        for (auto& s : l.spans)
+            s.first_index -= dropped;
+        settle_front();
+    }
+
+    // Points (pend_seq, pend_pos) at the first pending record.
+    void settle_front() {
+        auto& l = *local_;
+        if (l.spans.empty()) {
+            l.pend_seq = l.front_seq;
+            l.pend_pos = l.front_pos;
+            return;
+        }
+        const std::byte* first = l.spans.front().first;
+        l.pend_seq = detail::header_of(first).seq;
+        const std::size_t D = m_->data_size;
+        // Position: the segment of the span, found from the mapping it lives in.
+        std::lock_guard lock(m_->mutex);
+        for (const auto& [k, f] : m_->segments) {
+            const std::byte* data = f->base + detail::segment_header_bytes;
+            if (first >= data && first < data + D) {
+                l.pend_pos = k * D + static_cast<std::uint64_t>(first - data);
+                return;
+            }
+        }
+    }
+
+    // Whether the claim at (seq, pos) is stuck because its writer died. Asks
+    // only after a short deadline (published frames never get here).
+    bool writer_gone(std::uint64_t seq, std::uint64_t pos) {
+        auto& l = *local_;
+        (void)seq;
+        if (pos >= detail::load_position(m_->header->tail).pos) {
+            l.stuck_pos = no_pos;
+            return false;  // nothing claimed here yet
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (l.stuck_pos != pos) {
+            l.stuck_pos = pos;
+            l.stuck_since = now;
+            return false;
+        }
+        if (now - l.stuck_since < detail::log_stuck_check_after)
+            return false;
+        l.stuck_since = now;
+        for (auto& p : m_->header->producers) {
+            const std::uint64_t token = p.token.load(std::memory_order_acquire);
+            if (token == 0 || p.pos_from.load(std::memory_order_acquire) != pos)
+                continue;
+            if (detail::process_alive(static_cast<std::uint32_t>(token),
+                                      p.start_time.load(std::memory_order_relaxed)))
+                return false;
+        }
+        return true;
+    }
+
+    // Gives up the claim of a dead writer that starts at (seq, pos): its
+    // frames become padding (counted), so nobody waits for them.
+    void recover_claim(std::uint64_t seq, std::uint64_t pos) {
+        const detail::log_intent* found = nullptr;
+        int candidates = 0;
+        for (auto& p : m_->header->producers) {
+            if (p.pos_from.load(std::memory_order_acquire) != pos ||
+                p.seq_from.load(std::memory_order_acquire) != seq ||
+                p.pos_to.load(std::memory_order_acquire) <= pos)
+                continue;
+            if (p.confirmed.load(std::memory_order_acquire) == pos + 1) {
+                found = &p;
+                candidates = 1;
+                break;
+            }
+            found = &p;
+            ++candidates;
+        }
+        if (found == nullptr || candidates > 1) {
+            // No intent names this claim: a writer died between its claim and
+            // its intent is impossible (the intent comes first). Wait longer.
+            return;
+        }
+        const std::uint64_t seq_to = found->seq_to.load(std::memory_order_acquire);
+        const std::uint64_t pos_to = found->pos_to.load(std::memory_order_acquire);
+        const std::size_t D = m_->data_size;
+        // The claim may skip the rest of this segment first, then continue in the next.
+        std::uint64_t at = pos;
+        while (at < pos_to) {
+            const std::uint64_t end = std::min<std::uint64_t>(pos_to, (at / D + 1) * D);
+            std::byte* data = map_segment(*m_, at / D, true)->base + detail::segment_header_bytes;
+            std::byte* frame = data + at % D;
+            const auto bytes = static_cast<std::uint32_t>(end - at);
+            const std::uint64_t next = end == pos_to ? seq_to : seq;
+            if (bytes >= detail::padding_with_seq) {
+                auto& h = *reinterpret_cast<detail::frame_header*>(frame);
+                std::atomic_ref(h.seq).store(next, std::memory_order_relaxed);
+                std::atomic_ref(h.checksum)
+                    .store(detail::padding_checksum(next, bytes), std::memory_order_relaxed);
+            }
+            std::uint32_t expected = 0;
+            const std::uint32_t padding = detail::frame_committed | detail::frame_padding | bytes;
+            detail::length_word(frame).compare_exchange_strong(expected, padding,
+                                                               std::memory_order_acq_rel);
+            at = end;
+        }
+        m_->header->skipped.fetch_add(seq_to - seq, std::memory_order_relaxed);
+        local_->stuck_pos = no_pos;
+    }
+
+    // A window that another member left (it threw, or its process died).
+    std::optional<std::size_t> take_over(const group_handle& me, const detail::group_block& b) {
+        std::optional<std::size_t> best;
+        for (std::size_t i = 0; i < b.out; ++i)
+            if (b.handed_out[i].owner == 0 &&
+                (!best || b.handed_out[i].first_seq < b.handed_out[*best].first_seq))
+                best = i;
+        if (best || b.out == 0)
+            return best;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - local_->last_dead_check < detail::log_dead_member_check_every)
+            return best;
+        local_->last_dead_check = now;
+        for (std::size_t i = 0; i < b.out; ++i)
+            if (b.handed_out[i].owner != me.token &&
+                detail::owner_gone(*me.group, b.handed_out[i].owner))
+                return i;
+        return best;
+    }
+
+    // Spans over the `count` records of a window taken over, from its first.
+    claim_type hand_out(const detail::shared_window& w, detail::claim_buffers& buffers) {
+        local_->reset();  // our pending cache is ahead of this window
+        auto [seq, pos] = locate(w.first_seq);
+        auto& out = buffers.window;
+        out.clear();
+        const std::size_t D = m_->data_size;
+        std::size_t n = 0;
+        while (n < w.count) {
+            std::byte* data = segment_data(pos / D);
+            if (data == nullptr)
+                break;
+            const auto f = detail::check_frame(data, D, pos % D, seq, m_->header->max_payload);
+            if (f.kind == detail::frame_check::unwritten)
+                break;
+            if (f.kind == detail::frame_check::bad)
+                throw corrupt_at(pos, f.why);
+            if (f.kind == detail::frame_check::record) {
+                const std::byte* frame = data + pos % D;
+                if (!out.empty() && out.back().last == frame) {
+                    out.back().last = data + f.next_offset;
+                    ++out.back().count;
+                } else {
+                    out.push_back({frame, data + f.next_offset, 1, n, 0});
+                }
+                ++n;
+            }
+            seq = f.next_seq;
+            pos = pos - pos % D + f.next_offset;
+        }
+        return {true, omstream::window<T>(out, n, w.created_ns, w.first_seq), w.first_seq};
+    }
+
+    // --- producing ---
+
+    int producer_slot() {
+        if (local_->producer >= 0)
+            return local_->producer;
+        const auto me = detail::process_id::self();
+        auto& h = *m_->header;
+        for (std::size_t i = 0; i < detail::log_max_producers; ++i) {
+            auto& p = h.producers[i];
+            std::uint64_t token = p.token.load(std::memory_order_acquire);
+            if (token != 0 && detail::process_alive(static_cast<std::uint32_t>(token),
+                                                    p.start_time.load(std::memory_order_relaxed)))
+                continue;
+            // A dead writer's claim that nobody has given up yet stays visible.
+            if (token != 0 && claim_open(p))
+                continue;
+            if (!p.token.compare_exchange_strong(token, me.pid, std::memory_order_acq_rel))
+                continue;
+            p.start_time.store(me.start_time, std::memory_order_relaxed);
+            p.pos_from.store(0, std::memory_order_relaxed);
+            p.pos_to.store(0, std::memory_order_relaxed);
+            local_->producer = static_cast<int>(i);
+            return local_->producer;
+        }
+        throw error(errc::full, "mapped_log '" + m_->name + "' has " +
+                                    std::to_string(detail::log_max_producers) +
+                                    " live producer handles already; share handles within a "
+                                    "process");
+    }
+
+    // Whether the intent names a claim whose first frame is still unpublished.
+    bool claim_open(const detail::log_intent& p) {
+        const std::uint64_t from = p.pos_from.load(std::memory_order_acquire);
+        if (from >= p.pos_to.load(std::memory_order_acquire))
+            return false;
+        if (from >= detail::load_position(m_->header->tail).pos)
+            return false;  // never claimed
+        const std::byte* data = segment_data(from / m_->data_size);
+        return data != nullptr && detail::load_length(data + from % m_->data_size) == 0;
+    }
+
+    std::uint64_t lowest_needed() const noexcept {
+        std::uint64_t low = ~std::uint64_t{0};
+        bool any = false;
+        for (auto& g : m_->header->groups.groups) {
+            if (g.status.load(std::memory_order_acquire) == detail::group_free)
+                continue;
+            any = true;
+            low = std::min(low, g.committed.load(std::memory_order_acquire));
+        }
+        return any ? low : 0;
+    }
+
+    std::byte* producer_segment(std::uint64_t k) {
+        if (local_->segment_k != k) {
+            local_->segment_base = map_segment(*m_, k, true)->base;
+            local_->segment_k = k;
+        }
+        return local_->segment_base;
+    }
+
+    template <class Range>
+    bool put(const Range& records, std::int64_t created_ns, std::chrono::nanoseconds timeout,
+             bool try_only) {
+        auto& h = *m_->header;
+        const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
+        if (n == 0)
+            return true;
+        const std::size_t D = m_->data_size;
+        std::uint64_t bytes = 0;
+        if constexpr (fixed) {
+            bytes = n * detail::frame_size(codec<T>::fixed_size);
+        } else {
+            for (const auto& r : records) {
+                const std::size_t size = codec<T>::encoded_size(r);
+                if (size > h.max_payload)
+                    throw error(errc::record_too_large,
+                                "a record of " + std::to_string(size) + " bytes does not fit the " +
+                                    std::to_string(h.max_payload) +
+                                    "-byte max_record_size of mapped_log '" + m_->name +
+                                    "'; create the log with a larger om::max_record_size");
+                bytes += detail::frame_size(size);
+            }
+        }
+        if (bytes > D)
+            throw error(errc::record_too_large,
+                        "a batch of " + std::to_string(n) + " records (" + std::to_string(bytes) +
+                            " bytes) does not fit one segment of mapped_log '" + m_->name + "' (" +
+                            std::to_string(D) +
+                            " bytes); append it in smaller batches or use a larger segment_size");
+        if (h.capacity != 0 && n > h.capacity)
+            throw error(errc::record_too_large, "a batch of " + std::to_string(n) +
+                                                    " records exceeds the capacity of "
+                                                    "mapped_log '" +
+                                                    m_->name + "'; append it in smaller batches");
+        auto& me = h.producers[producer_slot()];
+        std::chrono::steady_clock::time_point give_up{};
+        detail::log_position t = detail::load_position(h.tail);
+        detail::log_position next{};
+        std::uint64_t at = 0;
+        for (;;) {
+            if (h.capacity != 0 && t.seq + n > local_->low_cache + h.capacity) {
+                local_->low_cache = lowest_needed();
+                if (t.seq + n > local_->low_cache + h.capacity) {
+                    if (try_only)
+                        return false;
+                    wait_for_room(n, timeout, give_up);
+                    t = detail::load_position(h.tail);
+                    continue;
+                }
+            }
+            const std::uint64_t off = t.pos % D;
+            at = off + bytes <= D ? t.pos : t.pos - off + D;
+            next = {t.seq + n, at + bytes};
+            // The segments must exist before we claim space in them (a full
+            // disk fails here, with nothing claimed).
+            producer_segment(at / D);
+            if (at != t.pos)
+                map_segment(*m_, t.pos / D, true);
+            // Say what we claim before we claim it (see recover_claim).
+            me.seq_from.store(t.seq, std::memory_order_relaxed);
+            me.seq_to.store(next.seq, std::memory_order_relaxed);
+            me.pos_to.store(next.pos, std::memory_order_relaxed);
+            me.pos_from.store(t.pos, std::memory_order_release);
+            if (detail::compare_exchange(h.tail, t, next))
+                break;
+        }
+        me.confirmed.store(t.pos + 1, std::memory_order_release);
+        if (at != t.pos)
+            pad_segment_end(t);
+        write(records, t.seq, at, created_ns);
+        me.pos_from.store(next.pos, std::memory_order_release);  // published: nothing to watch
+        h.consumers.wake();
+        after_write(t, next, n);
+        return true;
+    }
+
+    // The rest of a segment that a claim skipped.
+    void pad_segment_end(const detail::log_position& t) {
+        const std::size_t D = m_->data_size;
+        std::byte* frame =
+            map_segment(*m_, t.pos / D, true)->base + detail::segment_header_bytes + t.pos % D;
+        const auto bytes = static_cast<std::uint32_t>(D - t.pos % D);
+        if (bytes >= detail::padding_with_seq) {
+            auto& h = *reinterpret_cast<detail::frame_header*>(frame);
+            h.seq = t.seq;
+            h.checksum = detail::padding_checksum(t.seq, bytes);
+        }
+        detail::length_word(frame).store(detail::frame_committed | detail::frame_padding | bytes,
+                                         std::memory_order_release);
+    }
+
+    template <class Range>
+    void write(const Range& records, std::uint64_t first_seq, std::uint64_t at,
+               std::int64_t created_ns) {
+        const std::size_t D = m_->data_size;
+        const std::uint64_t k = at / D;
+        std::byte* base = producer_segment(k);
+        auto* sh = reinterpret_cast<detail::segment_header*>(base);
+        std::byte* data = base + detail::segment_header_bytes;
+        const std::size_t block = D / detail::segment_index_entries;
+        std::uint64_t off = at % D;
+        std::uint64_t seq = first_seq;
+        std::byte* first_frame = data + off;
+        std::uint32_t first_word = 0;
+        if (off == 0) {
+            sh->entries[0].pos = at;
+            sh->entries[0].created = created_ns;
+            std::atomic_ref(sh->entries[0].seq_plus_one).store(seq + 1, std::memory_order_release);
+        }
+        for (const auto& r : records) {
+            std::byte* frame = data + off;
+            const std::size_t length = fixed ? codec<T>::fixed_size : codec<T>::encoded_size(r);
+            auto* header = reinterpret_cast<detail::frame_header*>(frame);
+            header->seq = seq;
+            header->created = created_ns;
+            codec<T>::encode(r, frame + sizeof(detail::frame_header));
+            header->checksum = detail::frame_checksum(*header, frame + sizeof(detail::frame_header),
+                                                      static_cast<std::uint32_t>(length));
+            const std::uint32_t word = detail::frame_committed | static_cast<std::uint32_t>(length);
+            const std::uint64_t end = off + detail::frame_size(length);
+            // The sparse index: the frame after this one starts a new block.
+            if (end / block != off / block && end < D) {
+                auto& e = sh->entries[end / block];
+                e.pos = k * D + end;
+                e.created = created_ns;
+                std::atomic_ref(e.seq_plus_one).store(seq + 2, std::memory_order_release);
+            }
+            if (frame == first_frame) {
+                first_word = word;
+            } else {
+                detail::length_word(frame).store(word, std::memory_order_release);
+            }
+            off = end;
+            ++seq;
+        }
+        detail::length_word(first_frame).store(first_word, std::memory_order_release);
+    }
+
+    void wait_for_room(std::size_t n, std::chrono::nanoseconds timeout,
+                       std::chrono::steady_clock::time_point& give_up) {
+        auto& h = *m_->header;
+        const bool limited = timeout >= std::chrono::nanoseconds::zero();
+        const auto now = std::chrono::steady_clock::now();
+        if (give_up == std::chrono::steady_clock::time_point{})
+            give_up = now + (limited ? timeout : std::chrono::hours(24 * 365));
+        if (limited && now >= give_up)
+            throw error(errc::full, "mapped_log '" + m_->name + "' stayed full (capacity " +
+                                        std::to_string(h.capacity) +
+                                        " records unprocessed by its slowest group) for the "
+                                        "whole timeout; consume faster or raise the capacity");
+        const std::uint32_t seen = h.space.epoch();
+        h.space.enter();
+        if (detail::load_position(h.tail).seq + n > lowest_needed() + h.capacity) {
+            h.consumers.wake_always();
+            h.space.sleep(seen, std::min<std::chrono::nanoseconds>(give_up - now,
+                                                                   std::chrono::milliseconds(10)));
+        }
+        h.space.leave();
+    }
+
+    // Durability and retention after an append.
+    void after_write(const detail::log_position& from, const detail::log_position& to,
+                     std::size_t n) {
+        const std::size_t D = m_->data_size;
+        const sync_policy& policy = m_->durability;
+        if (policy.always) {
+            sync_range(from.pos, to.pos);
+        } else if (policy.every_records != 0 || policy.every.count() != 0) {
+            local_->unsynced += n;
+            const auto now = std::chrono::steady_clock::now();
+            if ((policy.every_records != 0 && local_->unsynced >= policy.every_records) ||
+                (policy.every.count() != 0 && now - local_->last_sync >= policy.every)) {
+                checkpoint();
+                local_->unsynced = 0;
+                local_->last_sync = now;
+            }
+        }
+        if (from.pos / D != to.pos / D || to.pos % D == 0) {
+            retire();  // a new segment: maybe an old one can go
+            prune_segments();
+        }
+    }
+
+    // msync of the frames in [from, to) (they may span segments).
+    void sync_range(std::uint64_t from, std::uint64_t to) {
+        const std::size_t D = m_->data_size;
+        constexpr std::uint64_t page = 4096;
+        while (from < to) {
+            const std::uint64_t k = from / D;
+            const std::uint64_t end = std::min<std::uint64_t>(to, (k + 1) * D);
+            auto f = map_segment(*m_, k, false);
+            if (f) {
+                const std::uint64_t a = (detail::segment_header_bytes + from % D) & ~(page - 1);
+                const std::uint64_t b = detail::segment_header_bytes + (end - k * D);
+                if (::msync(f->base + a, b - a, MS_SYNC) != 0)
+                    detail::throw_errno(errno, "syncing mapped_log '" + m_->name + "'");
+            }
+            from = end;
+        }
+    }
+
+    // Syncs everything published from the checkpoint on and moves the
+    // checkpoint past it (recovery checks only what comes after).
+    void checkpoint() {
+        auto& h = *m_->header;
+        const std::size_t D = m_->data_size;
+        detail::log_position cp = detail::load_position(h.checkpoint);
+        detail::log_position at = cp;
+        if (at.pos / D < h.oldest_segment.load()) {
+            at.pos = h.oldest_segment.load() * D;
+            at.seq = oldest_seq();
+        }
+        for (;;) {
+            const std::byte* data = segment_data(at.pos / D);
+            if (data == nullptr)
+                break;
+            const auto f = detail::check_frame(data, D, at.pos % D, at.seq, h.max_payload);
+            if (f.kind != detail::frame_check::record && f.kind != detail::frame_check::padding)
+                break;
+            at.seq = f.next_seq;
+            at.pos = at.pos - at.pos % D + f.next_offset;
+        }
+        sync_range(cp.pos, at.pos);
+        while (cp.pos < at.pos && !detail::compare_exchange(h.checkpoint, cp, at)) {
+        }
+        ::msync(m_->header_file->base, 4096, MS_SYNC);
+    }
+
+    // Deletes the oldest segments that every group has processed (unless
+    // keep), or that are past max_age or over max_bytes.
+    void retire() {
+        auto& h = *m_->header;
+        const std::size_t D = m_->data_size;
+        const auto now = detail::to_ns<std::chrono::system_clock>(std::chrono::system_clock::now());
+        for (;;) {
+            std::uint64_t k = h.oldest_segment.load(std::memory_order_acquire);
+            const std::uint64_t newest = detail::load_position(h.tail).pos / D;
+            if (k >= newest)
+                return;
+            const auto next_first = first_seq_in(*m_, k + 1);
+            auto* next_header = segment_header_of(k + 1);
+            if (!next_first || next_header == nullptr)
+                return;
+            bool any_group = false;
+            for (auto& g : h.groups.groups)
+                any_group =
+                    any_group || g.status.load(std::memory_order_acquire) != detail::group_free;
+            const bool processed = !settings_keep() && any_group && lowest_needed() >= *next_first;
+            const bool aged = h.max_age_ns > 0 && next_header->entries[0].seq_plus_one != 0 &&
+                              next_header->entries[0].created < now - h.max_age_ns;
+            const bool over = h.max_bytes > 0 && (newest - k + 1) * m_->file_size > h.max_bytes;
+            if (!processed && !aged && !over)
+                return;
+            if (!h.oldest_segment.compare_exchange_strong(k, k + 1, std::memory_order_acq_rel))
+                continue;
+            if (!processed) {
+                const std::uint64_t first = first_seq_in(*m_, k).value_or(*next_first);
+                const std::uint64_t low = lowest_needed();
+                if (low < *next_first)
+                    h.deleted.fetch_add(*next_first - std::max(first, low),
+                                        std::memory_order_relaxed);
+            }
+            std::error_code ec;
+            std::filesystem::remove(m_->segment_path(k), ec);
+        }
+    }
+
+    std::shared_ptr<detail::log_mapping> m_;
+    std::shared_ptr<local_state> local_;
+};
+
+}  // namespace omstream
