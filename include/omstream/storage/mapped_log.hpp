@@ -565,7 +565,8 @@ class mapped_log {
             // Nothing may stay past the end: readers trust zeros there.
             const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
             if (fd >= 0) {
-                detail::zero_range(fd, data, scan.end, D - scan.end);
+                detail::zero_range(fd, seg->base, detail::segment_header_bytes + scan.end,
+                                   D - scan.end);
                 ::close(fd);
             }
             break;
@@ -965,6 +966,7 @@ class mapped_log {
             out.push_back({s.first, p, left, count - left, 0});
             s.first = p;
             s.count -= left;
+            s.first_index += left;
             left = 0;
         }
         l.spans.erase(l.spans.begin(), l.spans.begin() + static_cast<std::ptrdiff_t>(spans_used));
@@ -984,6 +986,7 @@ class mapped_log {
                 break;
             s.first += detail::stride_of(s.first);
             --s.count;
+            ++s.first_index;
             ++dropped;
             if (s.count == 0)
                 l.spans.erase(l.spans.begin());

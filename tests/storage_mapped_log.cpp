@@ -1,0 +1,781 @@
+// mapped_log<T>: persistence across processes, segments, retention, seeks,
+// recovery after SIGKILL, corruption, a full disk and bad files. What every
+// storage must do is in the conformance suite.
+#include <omstream/stream.hpp>
+
+#include "support/log_home.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace om = omstream;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+using u64_log = om::mapped_log<std::uint64_t>;
+using u64_stream = om::stream<u64_log>;
+
+// Runs `body` in a child process; returns its pid. The child exits 0 when
+// `body` returns true, 1 when it returns false or throws.
+template <class Body>
+pid_t spawn(Body body) {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        int code = 0;
+        try {
+            code = body() ? 0 : 1;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "child %d: %s\n", ::getpid(), e.what());
+            code = 1;
+        }
+        std::fflush(nullptr);
+        ::_exit(code);
+    }
+    return pid;
+}
+
+int wait_exit(pid_t pid) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+template <class Body>
+int in_child(Body body) {
+    return wait_exit(spawn(body));
+}
+
+void kill_and_reap(pid_t pid) {
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+}
+
+// A counter that children and the parent share (anonymous shared memory).
+struct shared_counters {
+    std::atomic<std::uint64_t>* values;
+    explicit shared_counters(std::size_t n = 4) {
+        void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        values = new (p) std::atomic<std::uint64_t>[n]();
+    }
+    ~shared_counters() { ::munmap(values, 4096); }
+    std::atomic<std::uint64_t>& operator[](std::size_t i) { return values[i]; }
+};
+
+int kill_rounds() {
+    const char* v = std::getenv("OMSTREAM_KILL_ROUNDS");
+    return v != nullptr ? std::atoi(v) : 200;
+}
+
+std::vector<char> read_file(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+void write_file(const fs::path& p, const std::vector<char>& bytes) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::size_t segment_files(const fs::path& dir) {
+    std::size_t n = 0;
+    for (const auto& e : fs::directory_iterator(dir))
+        n += e.path().extension() == ".seg";
+    return n;
+}
+
+struct mapped_log_test : ::testing::Test {
+    std::vector<std::string> names;
+    std::string fresh(const std::string& what) {
+        names.push_back("logtest-" + what + "-" + std::to_string(::getpid()));
+        u64_log::remove(names.back());
+        return names.back();
+    }
+    fs::path dir_of(const std::string& name) { return fs::path(om::testing::log_home) / name; }
+    void TearDown() override {
+        for (const auto& n : names)
+            u64_log::remove(n);
+    }
+};
+
+// Every record a new group gets, flattened.
+template <class Stream>
+std::vector<typename Stream::record_type> drain(Stream& s) {
+    std::vector<typename Stream::record_type> all;
+    while (s.poll([&](const auto& w) { all.insert(all.end(), w.begin(), w.end()); })) {
+    }
+    return all;
+}
+
+TEST_F(mapped_log_test, records_groups_and_timestamps_survive_every_process) {
+    const auto name = fresh("persist");
+    const std::string entries_file = ::testing::TempDir() + name + ".entries";
+    // Process 1 appends, lets group "g" process 300 records, and exits.
+    ASSERT_EQ(in_child([&] {
+                  auto s = u64_stream::open(name, om::group = "g", om::size = 100, om::keep = true);
+                  for (std::uint64_t i = 0; i < 1000; ++i)
+                      s.append(i * 3);
+                  for (int w = 0; w < 3; ++w)
+                      if (!s.poll([](const auto&) {}))
+                          return false;
+                  std::ofstream out(entries_file);
+                  for (const auto& e : s.buffer())
+                      out << e.seq << ' ' << e.created_ns << ' ' << e.data << '\n';
+                  return true;
+              }),
+              0);
+    // Process 2 opens it anew: the group resumes at 300; a new group replays all.
+    ASSERT_EQ(in_child([&] {
+                  auto g = u64_stream::open(name, om::group = "g", om::size = 100);
+                  std::uint64_t first = 0;
+                  if (!g.poll([&](const om::window<std::uint64_t>& w) { first = w.first_seq(); }))
+                      return false;
+                  if (first != 300)
+                      return false;
+                  auto replay = u64_stream::open(name, om::group = "replay", om::size = 1000);
+                  std::ifstream in(entries_file);
+                  bool same = true;
+                  std::size_t n = 0;
+                  if (!replay.poll([&](const om::window<std::uint64_t>& w) {
+                          for (auto e : w.entries()) {
+                              std::uint64_t seq = 0, data = 0;
+                              std::int64_t created = 0;
+                              in >> seq >> created >> data;
+                              same = same && seq == e.seq() && data == e.data() &&
+                                     created ==
+                                         om::detail::to_ns<std::chrono::system_clock>(e.created());
+                              ++n;
+                          }
+                      }))
+                      return false;
+                  return same && n == 1000;
+              }),
+              0);
+    std::remove(entries_file.c_str());
+}
+
+TEST_F(mapped_log_test, time_windows_keep_their_alignment_across_restarts) {
+    using clock = om::basic_manual_clock<struct log_alignment>;
+    using timed = om::stream<u64_log, om::basic_fixed_time_window<clock>>;
+    const auto name = fresh("align");
+    const auto t0 = clock::time_point(1'000'000s);
+    clock::set(t0);
+    {
+        auto s = timed::open(name, om::interval = 1s);
+        (void)s.poll([](const auto&) {});  // the group's grid starts at t0
+        for (int i = 0; i < 5; ++i) {
+            s.append(std::uint64_t(i));
+            clock::advance(700ms);
+        }
+        // At t0 + 3.5 s: [t0, t0+1) {0, 1}, [t0+1, t0+2) {2}, [t0+2, t0+3) {3, 4}.
+        std::vector<std::size_t> sizes;
+        while (s.poll([&](const auto& w) { sizes.push_back(w.size()); })) {
+        }
+        ASSERT_EQ(sizes, (std::vector<std::size_t>{2, 1, 2}));
+    }
+    // Another process, at t0 + 4.7 s, continues the same grid: it owes the
+    // window [t0+3, t0+4) (empty), and nothing else yet. A grid restarted at
+    // open would owe nothing.
+    ASSERT_EQ(in_child([&] {
+                  clock::set(t0 + 4700ms);
+                  auto s = timed::open(name, om::interval = 1s);
+                  std::vector<std::size_t> sizes;
+                  while (s.poll([&](const auto& w) { sizes.push_back(w.size()); })) {
+                  }
+                  return sizes == std::vector<std::size_t>{0};
+              }),
+              0);
+    auto s = timed::open(name, om::interval = 1s);
+    const auto md = s.metadata();
+    ASSERT_EQ(md.groups.size(), 1u);
+    EXPECT_EQ(md.groups[0].committed, 5u);
+    EXPECT_EQ(md.groups[0].windows, 4u);
+}
+
+TEST_F(mapped_log_test, segments_roll_and_a_tailing_reader_never_stalls_at_a_boundary) {
+    using text_log = om::mapped_log<std::string>;
+    const auto name = fresh("roll");
+    constexpr std::uint64_t total = 6000;
+    auto consumer = om::stream<text_log>::open(name, om::segment_size = 65536, om::size = 7,
+                                               om::max_wait = 1ms);
+    (void)consumer.poll([](const auto&) {});
+    std::thread producer([&] {
+        auto p = om::stream<text_log>::open(name);
+        std::mt19937 random(7);
+        for (std::uint64_t i = 0; i < total; ++i)
+            p.append(std::to_string(i) + std::string(random() % 1500, 'x'));
+    });
+    std::uint64_t expected = 0;
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    while (expected < total && std::chrono::steady_clock::now() < until) {
+        (void)consumer.poll([&](const om::window<std::string>& w) {
+            for (auto e : w.entries()) {
+                ASSERT_EQ(e.seq(), expected);
+                const std::string r = e.data();
+                ASSERT_EQ(r.substr(0, r.find('x')), std::to_string(expected));
+                ++expected;
+            }
+        });
+    }
+    producer.join();
+    EXPECT_EQ(expected, total);
+    // ~4.5 MB in 64 KiB segments: many rolls, and the processed ones are gone.
+    EXPECT_LE(segment_files(dir_of(name)), 3u);
+}
+
+TEST_F(mapped_log_test, keep_retains_processed_segments_for_replay) {
+    const auto name = fresh("keep");
+    auto s = u64_stream::open(name, om::segment_size = 65536, om::keep = true, om::size = 1000);
+    for (std::uint64_t i = 0; i < 10'000; ++i)
+        s.append(i);
+    EXPECT_EQ(drain(s).size(), 10'000u);
+    EXPECT_GE(segment_files(dir_of(name)), 5u);  // 320 KB of frames in 64 KiB segments
+    auto replay = u64_stream::open(name, om::group = "later", om::size = 1000);
+    const auto all = drain(replay);
+    ASSERT_EQ(all.size(), 10'000u);
+    EXPECT_EQ(all.back(), 9'999u);
+    EXPECT_EQ(replay.metadata().first_seq, 0u);
+}
+
+TEST_F(mapped_log_test, max_bytes_deletes_the_oldest_segments_and_counts_what_a_group_lost) {
+    const auto name = fresh("maxbytes");
+    auto slow =
+        u64_stream::open(name, om::segment_size = 65536, om::max_bytes = 4 * 81920, om::size = 1);
+    (void)slow.poll([](const auto&) {});  // joins at 0, then reads nothing
+    auto producer = u64_stream::open(name);
+    for (std::uint64_t i = 0; i < 20'000; ++i)
+        producer.append(i);
+    EXPECT_LE(segment_files(dir_of(name)), 5u);
+    std::uint64_t first = 0;
+    ASSERT_TRUE(slow.poll([&](const om::window<std::uint64_t>& w) { first = *w.begin(); }));
+    EXPECT_GT(first, 0u);
+    const auto md = slow.metadata();
+    EXPECT_EQ(md.groups.at(0).expired, first);  // every record it never got is counted
+    EXPECT_GT(md.first_seq, 0u);
+}
+
+TEST_F(mapped_log_test, max_age_deletes_segments_of_old_records) {
+    // Records are stamped by the emitter's clock: a manual one makes them old.
+    using clock = om::basic_manual_clock<struct log_age>;
+    using aged = om::stream<u64_log, om::basic_count_window<clock>>;
+    const auto name = fresh("maxage");
+    clock::set(clock::time_point(1s));  // 1970: older than any max_age
+    auto s = aged::open(name, om::segment_size = 65536, om::max_age = std::chrono::hours(1),
+                        om::keep = true);
+    for (std::uint64_t i = 0; i < 10'000; ++i)
+        s.append(i);
+    EXPECT_LE(segment_files(dir_of(name)), 2u);
+    EXPECT_GT(s.metadata().first_seq, 0u);
+}
+
+TEST_F(mapped_log_test, a_new_group_starts_where_it_is_told) {
+    const auto name = fresh("seek");
+    std::int64_t middle_ns = 0;
+    {
+        auto p = u64_stream::open(name, om::segment_size = 65536);
+        for (std::uint64_t i = 0; i < 20'000; ++i) {
+            if (i == 12'345)
+                middle_ns =
+                    om::detail::to_ns<std::chrono::system_clock>(std::chrono::system_clock::now());
+            p.append(i);
+        }
+    }
+    auto first_of = [&](auto start, const char* group) {
+        auto s = u64_stream::open(name, om::group = group, om::start = start, om::size = 1);
+        std::uint64_t v = ~0ull;
+        (void)s.poll([&](const om::window<std::uint64_t>& w) { v = *w.begin(); });
+        return v;
+    };
+    EXPECT_EQ(first_of(om::from_oldest, "oldest"), 0u);
+    EXPECT_EQ(first_of(om::from_seq(17'001), "seq"), 17'001u);
+    EXPECT_EQ(first_of(om::from_seq(5), "seq5"), 5u);
+    const auto at_time = first_of(
+        om::from_time(std::chrono::system_clock::time_point(std::chrono::nanoseconds(middle_ns))),
+        "time");
+    EXPECT_LE(at_time, 12'345u);
+    EXPECT_GE(at_time, 12'000u);  // records stamped within the same clock tick may precede it
+    auto newest =
+        u64_stream::open(name, om::group = "newest", om::start = om::from_newest, om::size = 1);
+    EXPECT_FALSE(newest.poll([](const auto&) {}));
+    auto p = u64_stream::open(name);
+    p.append(99'999u);
+    std::uint64_t v = 0;
+    ASSERT_TRUE(newest.poll([&](const om::window<std::uint64_t>& w) { v = *w.begin(); }));
+    EXPECT_EQ(v, 99'999u);
+}
+
+TEST_F(mapped_log_test, producer_processes_and_consumer_processes_share_a_log) {
+    const auto name = fresh("mp");
+    constexpr int producers = 3;
+    constexpr std::uint64_t per_producer = 30'000;
+    constexpr std::uint64_t total = per_producer * producers;
+    { (void)u64_stream::open(name, om::segment_size = 1 << 20); }
+    shared_counters counts;
+    std::vector<pid_t> consumers;
+    for (int c = 0; c < 2; ++c) {
+        consumers.push_back(spawn([&] {
+            auto s = u64_stream::open(name, om::group = "g", om::size = 64, om::max_wait = 2ms);
+            std::vector<std::uint64_t> next(producers, 0);
+            bool ordered = true;
+            std::jthread watchdog([&](std::stop_token st) {
+                while (!st.stop_requested() && counts[0].load() < total)
+                    std::this_thread::sleep_for(1ms);
+                s.stop();
+            });
+            s.apply([&](const om::window<std::uint64_t>& w) {
+                for (auto v : w) {
+                    const auto p = v >> 32, i = v & 0xffffffffu;
+                    ordered = ordered && i >= next[p];
+                    next[p] = i + 1;
+                    counts[1].fetch_add(v, std::memory_order_relaxed);
+                }
+                counts[0].fetch_add(w.size());
+            });
+            return ordered;
+        }));
+    }
+    std::vector<pid_t> producer_pids;
+    for (int p = 0; p < producers; ++p)
+        producer_pids.push_back(spawn([&, p] {
+            auto s = u64_stream::open(name);
+            for (std::uint64_t i = 0; i < per_producer; ++i)
+                s.append((std::uint64_t(p) << 32) | i);
+            return true;
+        }));
+    for (auto pid : producer_pids)
+        EXPECT_EQ(wait_exit(pid), 0);
+    for (auto pid : consumers)
+        EXPECT_EQ(wait_exit(pid), 0);
+    EXPECT_EQ(counts[0].load(), total);  // each record exactly once in the group
+    std::uint64_t sum = 0;
+    for (std::uint64_t p = 0; p < producers; ++p)
+        sum += (p << 32) * per_producer + per_producer * (per_producer - 1) / 2;
+    EXPECT_EQ(counts[1].load(), sum);
+}
+
+// A codec whose encode never returns once told to: the producer dies after
+// claiming, before committing, as a SIGKILL at the worst moment.
+struct stalling {
+    std::uint64_t value;
+    static inline bool stall = false;
+};
+}  // namespace
+
+template <>
+struct omstream::codec<stalling> {
+    static constexpr std::size_t fixed_size = 8;
+    static std::size_t encoded_size(const stalling&) { return 8; }
+    static void encode(const stalling& s, std::byte* out) {
+        if (stalling::stall)
+            ::pause();
+        std::memcpy(out, &s.value, 8);
+    }
+    static stalling decode(std::span<const std::byte> bytes) {
+        stalling s{};
+        std::memcpy(&s.value, bytes.data(), 8);
+        return s;
+    }
+};
+
+namespace {
+
+TEST_F(mapped_log_test, a_producer_killed_between_claim_and_commit_stalls_nobody_for_long) {
+    using stall_log = om::mapped_log<stalling>;
+    const auto name = fresh("stall");
+    auto consumer = om::stream<stall_log>::open(name, om::size = 1);
+    (void)consumer.poll([](const auto&) {});
+    auto producer = om::stream<stall_log>::open(name);
+    producer.append(stalling{1});
+    const pid_t child = spawn([&] {
+        stalling::stall = true;
+        auto p = om::stream<stall_log>::open(name);
+        p.append(stalling{666});  // claims seq 1, never commits
+        return true;
+    });
+    while (consumer.metadata().appended < 2)
+        std::this_thread::yield();
+    kill_and_reap(child);
+    const auto killed_at = std::chrono::steady_clock::now();
+    producer.append(stalling{2});  // other producers are not blocked
+    std::vector<std::uint64_t> got;
+    while (got.size() < 2 && std::chrono::steady_clock::now() - killed_at < 5s)
+        (void)consumer.poll([&](const om::window<stalling>& w) {
+            for (const auto& s : w)
+                got.push_back(s.value);
+        });
+    const auto stall = std::chrono::steady_clock::now() - killed_at;
+    EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2}));  // never the torn 666
+    EXPECT_LT(stall, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(stall).count()
+                         << " ms";
+    EXPECT_EQ(consumer.metadata().dropped, 1u);
+}
+
+TEST_F(mapped_log_test, kill_loop_producers_leave_exactly_a_prefix_with_every_acknowledged_record) {
+    const auto name = fresh("pkill");
+    const int rounds = kill_rounds();
+    shared_counters acked;
+    std::mt19937 random(1234);
+    std::uint64_t checked = 0;  // records verified so far (the check group's position)
+    for (int round = 0; round < rounds; ++round) {
+        const pid_t child = spawn([&] {
+            auto p = u64_stream::open(name, om::segment_size = 1 << 20);
+            std::vector<std::uint64_t> batch(1 + round % 5);
+            for (std::uint64_t v = p.metadata().appended;; v += batch.size()) {
+                for (std::size_t i = 0; i < batch.size(); ++i)
+                    batch[i] = v + i;
+                p.append(batch);  // value == sequence number
+                acked[0].store(v + batch.size(), std::memory_order_release);
+            }
+            return true;
+        });
+        // Kill it at a random point once it is appending.
+        const std::uint64_t before = acked[0].load();
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (acked[0].load() == before && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::yield();
+        std::this_thread::sleep_for(std::chrono::microseconds(random() % 1000));
+        kill_and_reap(child);
+        // Reopen alone: recovery runs; the log is a prefix 0..n-1 with n >= acknowledged.
+        auto check = u64_stream::open(name, om::group = "check", om::size = 1);
+        const auto md = check.metadata();
+        ASSERT_GE(md.appended, acked[0].load()) << "round " << round << ": an acknowledged append "
+                                                << "was lost";
+        std::uint64_t seen = checked;
+        while (check.poll([&](const om::window<std::uint64_t>& w) {
+            for (auto e : w.entries()) {
+                ASSERT_EQ(e.seq(), seen) << "round " << round;
+                ASSERT_EQ(e.data(), seen) << "round " << round << ": a torn or foreign record";
+                ++seen;
+            }
+        })) {
+        }
+        ASSERT_EQ(seen, md.appended) << "round " << round << ": not a prefix";
+        checked = seen;
+    }
+    EXPECT_GT(checked, 0u);
+}
+
+TEST_F(mapped_log_test, kill_loop_consumers_lose_nothing_committed) {
+    const auto name = fresh("ckill");
+    const int rounds = kill_rounds();
+    constexpr std::uint64_t per_round = 40;  // 5 windows of 8
+    const std::uint64_t total = per_round * static_cast<std::uint64_t>(rounds);
+    {
+        auto p = u64_stream::open(name, om::segment_size = 1 << 20);
+        auto g = u64_stream::open(name, om::group = "g");
+        (void)g.poll([](const auto&) {});  // the group exists before the records
+        for (std::uint64_t i = 0; i < total; ++i)
+            p.append(i);
+    }
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);
+    ::fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
+    std::vector<int> seen(total, 0);
+    auto collect = [&] {
+        std::uint64_t buffer[512];
+        for (;;) {
+            const auto n = ::read(pipe_fds[0], buffer, sizeof buffer);
+            if (n <= 0)
+                break;
+            for (std::size_t i = 0; i < static_cast<std::size_t>(n) / 8; ++i)
+                ++seen[buffer[i]];
+        }
+    };
+    std::mt19937 random(99);
+    for (int round = 0; round < rounds; ++round) {
+        const pid_t child = spawn([&] {
+            auto c = u64_stream::open(name, om::group = "g", om::size = 8);
+            c.apply([&](const om::window<std::uint64_t>& w) {
+                for (auto v : w)
+                    (void)::write(pipe_fds[1], &v, 8);  // delivered (maybe not committed)
+            });
+            return true;
+        });
+        std::this_thread::sleep_for(std::chrono::microseconds(random() % 1500));
+        kill_and_reap(child);
+        collect();
+    }
+    // A last consumer finishes the job: everything comes at least once, and
+    // what was committed does not come again.
+    auto last = u64_stream::open(name, om::group = "g", om::size = 8);
+    const std::uint64_t committed_before = last.metadata().groups.at(0).committed;
+    std::uint64_t first_after = ~0ull;
+    while (last.poll([&](const om::window<std::uint64_t>& w) {
+        first_after = std::min(first_after, *w.begin());
+        for (auto v : w)
+            ++seen[v];
+    })) {
+    }
+    collect();
+    if (first_after != ~0ull) {
+        EXPECT_EQ(first_after, committed_before);
+    }
+    for (std::uint64_t i = 0; i < total; ++i)
+        ASSERT_GE(seen[i], 1) << "record " << i << " was never delivered";
+    EXPECT_EQ(last.metadata().groups.at(0).committed, total);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+}
+
+TEST_F(mapped_log_test, corruption_rounds_keep_exactly_the_valid_prefix) {
+    const auto name = fresh("corrupt");
+    constexpr std::size_t frame = 32;  // 24-byte header + 8-byte record
+    constexpr std::size_t per_segment = 65536 / frame;
+    constexpr std::uint64_t total = 3 * per_segment;  // three full segments
+    {
+        auto p = u64_stream::open(name, om::segment_size = 65536);
+        for (std::uint64_t i = 0; i < total; ++i)
+            p.append(i);
+    }
+    const auto dir = dir_of(name);
+    std::vector<std::pair<fs::path, std::vector<char>>> pristine;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.is_regular_file())
+            pristine.emplace_back(e.path(), read_file(e.path()));
+    std::mt19937_64 random(2024);
+    for (int round = 0; round < 100; ++round) {
+        for (const auto& e : fs::directory_iterator(dir))
+            if (e.path().extension() == ".seg")
+                fs::remove(e.path());
+        for (const auto& [path, bytes] : pristine)
+            write_file(path, bytes);
+        const std::uint64_t k = random() % 3;
+        const std::size_t offset = random() % 65536;
+        const std::size_t length = 1 + random() % 5000;
+        {
+            const auto path = dir / om::detail::segment_file_name(k);
+            auto bytes = read_file(path);
+            for (std::size_t i = 0;
+                 i < length && om::detail::segment_header_bytes + offset + i < bytes.size(); ++i)
+                bytes[om::detail::segment_header_bytes + offset + i] ^=
+                    static_cast<char>(1 + random() % 255);  // never the same byte again
+            write_file(path, bytes);
+        }
+        const std::uint64_t valid = k * per_segment + offset / frame;
+        auto s = u64_stream::open(name, om::group = "r" + std::to_string(round), om::size = 1);
+        const auto all = drain(s);
+        ASSERT_EQ(all.size(), valid)
+            << "round " << round << ": offset " << offset << " of segment " << k;
+        for (std::uint64_t i = 0; i < all.size(); ++i)
+            ASSERT_EQ(all[i], i) << "round " << round;
+        const auto md = s.metadata();
+        EXPECT_EQ(md.appended, valid);
+        EXPECT_GT(md.recovered_cut_bytes, 0u);
+        EXPECT_NE(md.recovery_note.find("sequence " + std::to_string(valid)), std::string::npos)
+            << md.recovery_note;
+    }
+}
+
+TEST_F(mapped_log_test, after_a_sync_recovery_starts_at_the_checkpoint_and_readers_still_check) {
+    const auto name = fresh("checkpoint");
+    {
+        auto p =
+            u64_stream::open(name, om::segment_size = 65536, om::durability = om::sync_every(100));
+        for (std::uint64_t i = 0; i < 1000; ++i)
+            p.append(i);
+    }
+    // Damage record 10, below the checkpoint: open does not look there (it
+    // trusts synced frames), but a reader refuses it rather than deliver it.
+    const auto path = dir_of(name) / om::detail::segment_file_name(0);
+    auto bytes = read_file(path);
+    bytes[om::detail::segment_header_bytes + 10 * 32 + 24] ^= 0x55;
+    write_file(path, bytes);
+    auto s = u64_stream::open(name, om::size = 1000);
+    EXPECT_EQ(s.metadata().appended, 1000u);
+    try {
+        (void)drain(s);
+        FAIL() << "a corrupt record must not be delivered";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::corrupt);
+        EXPECT_NE(std::string(e.what()).find("CRC"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(mapped_log_test, every_append_durability_and_sync_work) {
+    const auto name = fresh("durable");
+    auto p = u64_stream::open(name, om::durability = om::sync_always, om::size = 10);
+    for (std::uint64_t i = 0; i < 10; ++i)
+        p.append(i);
+    p.storage().sync();
+    EXPECT_EQ(drain(p).size(), 10u);
+}
+
+TEST_F(mapped_log_test, a_full_disk_is_no_space_and_earlier_records_survive) {
+    if (::geteuid() != 0)
+        GTEST_SKIP() << "mounting a small tmpfs needs root; run the tests as root to cover "
+                        "a full disk";
+    const fs::path mount_point =
+        ::testing::TempDir() + "omstream-full-" + std::to_string(::getpid());
+    fs::create_directories(mount_point);
+    if (::mount("tmpfs", mount_point.c_str(), "tmpfs", 0, "size=2m") != 0) {
+        const int err = errno;
+        fs::remove(mount_point);
+        GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(err)
+                     << "); a full disk is not covered on this machine";
+    }
+    using text_stream = om::stream<om::mapped_log<std::string>>;
+    std::uint64_t acknowledged = 0;
+    bool refused = false;
+    {
+        auto s = text_stream::open("full", om::root = mount_point.string(),
+                                   om::segment_size = 65536, om::keep = true);
+        try {
+            for (;; ++acknowledged)
+                s.append(std::to_string(acknowledged) + std::string(500, 'y'));
+        } catch (const om::error& e) {
+            refused = true;
+            EXPECT_EQ(e.code(), om::errc::no_space) << e.what();
+        }
+    }
+    EXPECT_TRUE(refused);
+    EXPECT_GT(acknowledged, 100u);
+    {
+        auto s = text_stream::open("full", om::root = mount_point.string(), om::size = 1);
+        std::uint64_t n = 0;
+        while (s.poll([&](const om::window<std::string>& w) {
+            const std::string r = *w.begin();
+            EXPECT_EQ(r.substr(0, r.find('y')), std::to_string(n));
+            ++n;
+        })) {
+        }
+        EXPECT_EQ(n, acknowledged);
+    }
+    ::umount(mount_point.c_str());
+    fs::remove(mount_point);
+}
+
+TEST_F(mapped_log_test, a_newer_format_version_is_refused_naming_both) {
+    const auto name = fresh("version");
+    { (void)u64_stream::open(name); }
+    const auto path = dir_of(name) / "header";
+    auto bytes = read_file(path);
+    const std::uint32_t newer = om::detail::log_format_version + 1;
+    std::memcpy(bytes.data() + 8, &newer, 4);
+    write_file(path, bytes);
+    try {
+        (void)u64_stream::open(name);
+        FAIL() << "a newer format must be refused";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::version_mismatch);
+        EXPECT_NE(std::string(e.what()).find("version " + std::to_string(newer)), std::string::npos)
+            << e.what();
+        EXPECT_NE(std::string(e.what()).find(std::to_string(om::detail::log_format_version)),
+                  std::string::npos);
+    }
+}
+
+TEST_F(mapped_log_test, a_segment_from_a_newer_format_is_refused) {
+    const auto name = fresh("segversion");
+    {
+        auto p = u64_stream::open(name);
+        p.append(1u);
+    }
+    const auto path = dir_of(name) / om::detail::segment_file_name(0);
+    auto bytes = read_file(path);
+    const std::uint32_t newer = om::detail::log_format_version + 1;
+    std::memcpy(bytes.data() + 8, &newer, 4);
+    write_file(path, bytes);
+    try {
+        (void)u64_stream::open(name);
+        FAIL() << "a segment of a newer format must be refused";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::version_mismatch) << e.what();
+    }
+}
+
+TEST_F(mapped_log_test, a_truncated_or_garbage_header_is_refused_with_advice) {
+    const auto name = fresh("trunc");
+    { (void)u64_stream::open(name); }
+    const auto path = dir_of(name) / "header";
+    fs::resize_file(path, 100);
+    try {
+        (void)u64_stream::open(name);
+        FAIL() << "a truncated header must be refused";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::corrupt);
+        EXPECT_NE(std::string(e.what()).find("remove"), std::string::npos) << e.what();
+    }
+    std::vector<char> garbage(om::detail::log_header_bytes);
+    std::mt19937 random(5);
+    for (auto& c : garbage)
+        c = static_cast<char>(random());
+    write_file(path, garbage);
+    try {
+        (void)u64_stream::open(name);
+        FAIL() << "a garbage header must be refused";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::corrupt) << e.what();
+    }
+}
+
+TEST_F(mapped_log_test, a_read_only_directory_is_permission_denied) {
+    if (::geteuid() != 0)
+        GTEST_SKIP() << "needs root to drop to nobody";
+    const fs::path root = ::testing::TempDir() + "omstream-ro-" + std::to_string(::getpid());
+    fs::create_directories(root);
+    ::chmod(root.c_str(), 0755);  // owned by root: nobody may not write
+    const int code = in_child([&] {
+        if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+            return false;
+        try {
+            (void)u64_stream::open("denied", om::root = root.string());
+        } catch (const om::error& e) {
+            return e.code() == om::errc::permission_denied &&
+                   std::string(e.what()).find("permission denied") != std::string::npos;
+        }
+        return false;
+    });
+    EXPECT_EQ(code, 0);
+    fs::remove_all(root);
+}
+
+TEST_F(mapped_log_test, logs_are_listed_with_their_metadata_and_removed) {
+    const auto name = fresh("list");
+    {
+        auto s = u64_stream::open(name);
+        s.append(5u);
+    }
+    bool found = false;
+    for (const auto& md : u64_log::list())
+        if (md.name == name) {
+            found = true;
+            EXPECT_EQ(md.kind, "stream.mapped_log");
+            EXPECT_EQ(md.appended, 1u);
+            EXPECT_NE(md.record_type.find("std::uint64_t"), std::string::npos);
+        }
+    EXPECT_TRUE(found);
+    EXPECT_TRUE(u64_log::remove(name));
+    EXPECT_FALSE(fs::exists(dir_of(name)));
+}
+
+TEST_F(mapped_log_test, bad_options_are_refused_with_the_range) {
+    const auto name = fresh("options");
+    try {
+        (void)u64_stream::open(name, om::segment_size = 1000);
+        FAIL();
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::invalid_option);
+        EXPECT_NE(std::string(e.what()).find("64 KiB"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
