@@ -78,6 +78,9 @@ namespace omstream::testing {
 // Defaults for the traits of an emitter under test; derive and override.
 struct emitter_traits_base {
     using record_type = int;
+    // The storage the laws run on: any storage, the laws do not change.
+    template <class T>
+    using storage_type = memory<T>;
     // Options the stream is opened with, as a std::tuple of `option = value`.
     static auto options() { return std::tuple<>(); }
     // The i-th record appended (its sequence number is i).
@@ -252,10 +255,11 @@ class emitter_laws : public ::testing::Test {
     using clock_type = typename emitter_type::clock_type;
     using time_point = typename clock_type::time_point;
     using state_type = typename emitter_type::state_type;
-    using checked_stream = stream<memory<record_type>, law_checked<emitter_type>>;
-    using plain_stream = stream<memory<record_type>, emitter_type>;
+    using storage = typename Traits::template storage_type<record_type>;
+    using checked_stream = stream<storage, law_checked<emitter_type>>;
+    using plain_stream = stream<storage, emitter_type>;
     using lag_clock = basic_manual_clock<struct emitter_laws_lag_tag>;
-    using lagging_producer = stream<memory<record_type>, basic_count_window<lag_clock>>;
+    using lagging_producer = stream<storage, basic_count_window<lag_clock>>;
 
     static_assert(check_emitter<emitter_type, record_type>());
     static_assert(
@@ -272,7 +276,7 @@ class emitter_laws : public ::testing::Test {
     }
     void TearDown() override {
         for (const auto& n : names_)
-            memory<record_type>::remove(n);
+            storage::remove(n);
     }
 
     // A stream name no other test uses, removed again when the test ends.
@@ -283,7 +287,7 @@ class emitter_laws : public ::testing::Test {
         for (char& c : name)
             if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
                 c = '-';
-        memory<record_type>::remove(name);
+        storage::remove(name);
         names_.push_back(name);
         return name;
     }
