@@ -43,16 +43,17 @@ struct alignas(16) log_position {
     friend bool operator==(const log_position&, const log_position&) = default;
 };
 
+__extension__ using uint128 = unsigned __int128;  // GCC and Clang; __extension__: no -Wpedantic
+
 #if defined(__x86_64__)
 __attribute__((target("cx16")))
 #endif
 inline bool
 compare_exchange(log_position& target, log_position& expected, log_position desired) noexcept {
-    unsigned __int128 e, d;
+    uint128 e, d;
     std::memcpy(&e, &expected, 16);
     std::memcpy(&d, &desired, 16);
-    const unsigned __int128 old =
-        __sync_val_compare_and_swap(reinterpret_cast<unsigned __int128*>(&target), e, d);
+    const uint128 old = __sync_val_compare_and_swap(reinterpret_cast<uint128*>(&target), e, d);
     if (old == e)
         return true;
     std::memcpy(&expected, &old, 16);
