@@ -651,7 +651,7 @@ class mapped_log {
         ::fstat(fd, &st);
         if (static_cast<std::size_t>(st.st_size) < m.file_size)
             detail::preallocate(fd, m.file_size, "allocating " + what);
-        auto f = detail::map_whole_file(path, "mapping " + what);
+        auto f = detail::map_whole_file(path, "mapping " + what, true);
         auto* sh = m.segment_of(f);
         if (sh->magic == std::array<char, 8>{}) {
             // New (or its creator died first): every creator writes the same.
@@ -1328,8 +1328,7 @@ class mapped_log {
             header->seq = seq;
             header->created = created_ns;
             codec<T>::encode(r, frame + sizeof(detail::frame_header));
-            header->checksum = detail::frame_checksum(*header, frame + sizeof(detail::frame_header),
-                                                      static_cast<std::uint32_t>(length));
+            header->checksum = detail::frame_checksum(*header, static_cast<std::uint32_t>(length));
             const std::uint32_t word = detail::frame_committed | static_cast<std::uint32_t>(length);
             const std::uint64_t end = off + detail::frame_size(length);
             // The sparse index: the frame after this one starts a new block.
