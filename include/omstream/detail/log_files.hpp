@@ -109,10 +109,13 @@ struct mapped_file {
     std::size_t size = 0;
 };
 
-// `populate`: fault every page in now, so that appends do not take a page
+enum class populate { none, for_reading, for_writing };
+
+// Faults every page in now, so that appends and reads do not take a page
 // fault every 4 KiB (a few microseconds each on a virtual machine).
 inline std::shared_ptr<mapped_file> map_whole_file(const std::filesystem::path& path,
-                                                   const std::string& what, bool populate = false) {
+                                                   const std::string& what,
+                                                   populate how = populate::none) {
     namespace bip = boost::interprocess;
     auto m = std::make_shared<mapped_file>();
     try {
@@ -124,12 +127,17 @@ inline std::shared_ptr<mapped_file> map_whole_file(const std::filesystem::path& 
     }
     m->base = static_cast<std::byte*>(m->region.get_address());
     m->size = m->region.get_size();
-    if (populate) {
-        // Writable, so that file systems that track dirty pages (ext4, xfs)
-        // do not take a write fault per page later either (Linux 5.14+;
-        // older kernels fault pages in as records arrive).
+    // Writable for writers, so that file systems that track dirty pages
+    // (ext4, xfs) do not take a write fault per page later either (Linux
+    // 5.14+; older kernels fault pages in as they are touched).
+    if (how == populate::for_writing) {
 #ifdef MADV_POPULATE_WRITE
         if (::madvise(m->base, m->size, MADV_POPULATE_WRITE) != 0)
+#endif
+            ::madvise(m->base, m->size, MADV_WILLNEED);
+    } else if (how == populate::for_reading) {
+#ifdef MADV_POPULATE_READ
+        if (::madvise(m->base, m->size, MADV_POPULATE_READ) != 0)
 #endif
             ::madvise(m->base, m->size, MADV_WILLNEED);
     }

@@ -14,8 +14,12 @@
 namespace omstream::detail {
 
 inline constexpr std::array<char, 8> ring_magic{'O', 'M', 'S', 'T', 'R', 'I', 'N', 'G'};
-inline constexpr std::uint32_t ring_format_version = 1;
+// 2: the lossy flag, the pins of lossy rings, lost counts in group blocks.
+inline constexpr std::uint32_t ring_format_version = 2;
 inline constexpr std::size_t max_producers = 64;
+
+inline constexpr std::uint64_t ring_lossy = 1;          // ring_header::flags
+inline constexpr std::uint64_t no_pin = ~std::uint64_t{0};  // a member that reads nothing
 
 // A producer's claim in flight: [from, to) is being written by the process
 // named by `token` (pid) and `start_time`. Written before the claim is
@@ -26,6 +30,15 @@ struct producer_slot {
     std::atomic<std::uint64_t> start_time;
     std::atomic<std::uint64_t> from;
     std::atomic<std::uint64_t> to;
+};
+
+// Lossy rings only: what each member of one group is reading. A member pins
+// the lowest sequence number it may read (while it picks a window, and the
+// first record of a window it has been handed until it commits); producers of
+// a lossy ring overwrite unprocessed records but never a pinned slot. One
+// writer per word (its member), so no word ever needs a read-modify-write.
+struct alignas(64) member_pins {
+    std::atomic<std::uint64_t> seq[shared_max_members];  // no_pin, or the lowest pinned seq
 };
 
 struct ring_header {
@@ -43,6 +56,7 @@ struct ring_header {
     std::uint64_t capacity;   // slots, a power of two
     std::uint64_t slot_size;  // bytes
     std::uint64_t fingerprint;
+    std::uint64_t flags;  // ring_lossy: fixed by the creator
     char record_type[256];
     char layout[1024];
 
@@ -52,6 +66,12 @@ struct ring_header {
     wait_word space;
     alignas(64) producer_slot producers[max_producers];
     alignas(64) group_table groups;
+    // Lossy rings: bit g is set once a member of group slot g has pinned
+    // (producers look at those groups' pins only), and how many producer
+    // slots were ever taken (consumers look at those intents only).
+    alignas(64) std::atomic<std::uint64_t> pinning_groups;
+    std::atomic<std::uint64_t> producers_used;
+    member_pins pins[shared_max_groups];
 };
 
 inline constexpr std::size_t ring_header_bytes = (sizeof(ring_header) + 4095) & ~std::size_t{4095};

@@ -651,7 +651,9 @@ class mapped_log {
         ::fstat(fd, &st);
         if (static_cast<std::size_t>(st.st_size) < m.file_size)
             detail::preallocate(fd, m.file_size, "allocating " + what);
-        auto f = detail::map_whole_file(path, "mapping " + what, true);
+        auto f = detail::map_whole_file(
+            path, "mapping " + what,
+            create ? detail::populate::for_writing : detail::populate::for_reading);
         auto* sh = m.segment_of(f);
         if (sh->magic == std::array<char, 8>{}) {
             // New (or its creator died first): every creator writes the same.

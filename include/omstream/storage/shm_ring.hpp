@@ -17,6 +17,7 @@
 #include <omstream/detail/process.hpp>
 #include <omstream/detail/ring_header.hpp>
 #include <omstream/detail/shared_groups.hpp>
+#include <omstream/detail/spin_lock.hpp>
 #include <omstream/error.hpp>
 #include <omstream/metadata.hpp>
 #include <omstream/options.hpp>
@@ -80,6 +81,7 @@ struct ring_mapping {
     ring_header* header = nullptr;
     std::byte* slots = nullptr;
     std::string name;
+    bool lossy = false;  // the creator's om::lossy, read once at open
 
     std::byte* slot(std::uint64_t seq) const noexcept {
         return slots + (seq & (header->capacity - 1)) * header->slot_size;
@@ -106,6 +108,8 @@ inline stream_metadata ring_metadata(const ring_mapping& m) {
     md.capacity = h.capacity;
     md.appended = h.tail.load(std::memory_order_acquire);
     md.dropped = h.skipped.load(std::memory_order_relaxed);
+    // Lossy: what lies below this was overwritten, whatever the groups say.
+    const std::uint64_t held_from = md.appended > h.capacity ? md.appended - h.capacity : 0;
     std::uint64_t low = md.appended;
     bool any = false;
     auto& groups = const_cast<ring_header&>(h).groups.groups;
@@ -117,12 +121,27 @@ inline stream_metadata ring_metadata(const ring_mapping& m) {
         any = true;
         low = std::min(low, b.committed());
         md.late += b.late;
-        md.groups.push_back(
-            {std::string(g.name, std::min<std::size_t>(g.name_length, shared_group_name_max)),
-             b.next, b.committed(), b.windows, b.late, b.expired, static_cast<std::size_t>(b.out)});
+        group_metadata gm;
+        gm.name = std::string(g.name, std::min<std::size_t>(g.name_length, shared_group_name_max));
+        gm.position = b.next;
+        gm.committed = b.committed();
+        gm.windows = b.windows;
+        gm.late = b.late;
+        gm.expired = b.expired;
+        // Lost so far: what the group gave up, and what was overwritten before
+        // it noticed (ahead of its position, or in a window nobody holds).
+        gm.lost = b.lost;
+        if (m.lossy) {
+            gm.lost += held_from > b.next ? held_from - b.next : 0;
+            for (std::uint64_t i = 0; i < b.out; ++i)
+                if (b.handed_out[i].first_seq < held_from)
+                    gm.lost += b.handed_out[i].count;
+        }
+        gm.in_flight = static_cast<std::size_t>(b.out);
+        md.groups.push_back(std::move(gm));
     }
-    if (!any)
-        low = md.appended > h.capacity ? md.appended - h.capacity : 0;
+    if (!any || m.lossy)
+        low = any ? std::max(low, held_from) : held_from;
     md.first_seq = low;
     md.retained = md.appended - low;
     return md;
@@ -140,13 +159,16 @@ class shm_ring {
     using record_type = T;
     using group_handle = detail::group_member;
     using claim_type = detail::log_claim<T>;
-    using accepted_options = boost::hana::tuple<boost::hana::type<capacity_option>,
-                                                boost::hana::type<permissions_option>>;
+    using accepted_options =
+        boost::hana::tuple<boost::hana::type<capacity_option>, boost::hana::type<permissions_option>,
+                           boost::hana::type<lossy_option>>;
     static constexpr std::string_view kind = "stream.shm_ring";
 
     // Opens the segment /dev/shm/omstream.<name>, creating it at first
     // access with `capacity` slots (rounded up to a power of two) of
-    // `max_record_size` payload bytes each.
+    // `max_record_size` payload bytes each, lossy or not (`lossy`, fixed at
+    // creation: a handle that does not say takes the creator's choice, one
+    // that says the opposite is refused with errc::invalid_option).
     template <class Options>
     static shm_ring open(std::string_view name, const Options& options) {
         detail::check_stream_name(name);
@@ -154,6 +176,7 @@ class shm_ring {
         const std::size_t payload = options.template get<max_record_size_option>(
             fixed ? codec<T>::fixed_size : detail::default_ring_payload);
         const unsigned mode = options.template get<permissions_option>(0600);
+        const bool lossy = options.template get<lossy_option>(false);
         if (capacity < 2 || capacity > (std::size_t{1} << 40))
             throw error(errc::invalid_option,
                         "shm_ring capacity must be between 2 and 2^40 records");
@@ -165,8 +188,15 @@ class shm_ring {
         capacity = std::bit_ceil(capacity);
         const std::size_t slot_size =
             fixed ? detail::frame_size(codec<T>::fixed_size) : detail::frame_size(payload);
-        return shm_ring(
-            map(name, capacity, slot_size, fixed ? codec<T>::fixed_size : payload, mode));
+        auto m = map(name, capacity, slot_size, fixed ? codec<T>::fixed_size : payload, mode, lossy);
+        if (Options::template has<lossy_option> && m->lossy != lossy)
+            throw error(errc::invalid_option,
+                        "shared-memory stream '" + std::string(name) + "' was created " +
+                            (m->lossy ? "lossy" : "not lossy") + ", not opened with om::lossy = " +
+                            (lossy ? "true" : "false") +
+                            "; leave om::lossy out to take the stream as it is, or remove it and "
+                            "create it again");
+        return shm_ring(std::move(m));
     }
 
     // Deletes the segment; processes that have it mapped keep their mapping.
@@ -231,6 +261,16 @@ class shm_ring {
             }
             return any ? std::max(low, committed) : low;
         });
+        if (m_->lossy) {
+            const auto group = static_cast<std::size_t>(local_->member.group - h.groups.groups);
+            local_->pin = &h.pins[group].seq[local_->member.index];
+            // A dead member may have left its pin in this slot: ours now.
+            local_->pin->store(detail::no_pin, std::memory_order_release);
+            local_->held.clear();
+            local_->held.reserve(detail::shared_max_windows);
+            // Before our first pin (producers look at these groups' pins only).
+            h.pinning_groups.fetch_or(std::uint64_t{1} << group, std::memory_order_seq_cst);
+        }
         return local_->member;
     }
 
@@ -238,6 +278,9 @@ class shm_ring {
     claim_type claim(const group_handle& me, std::int64_t now_ns, detail::claim_buffers& buffers,
                      Pick&& pick) {
         detail::group_block b;
+        const bool lossy = m_->lossy;
+        // Lossy: whatever we pinned to read goes when we leave without a window.
+        pin_guard guard{*this};
         for (;;) {
             const std::uint64_t seen = detail::snapshot(*me.group, b);
             local_->others_out =
@@ -245,15 +288,23 @@ class shm_ring {
                             [&](const detail::shared_window& w) { return w.owner != me.token; });
             if (auto taken = take_over(me, b)) {
                 auto& w = b.handed_out[*taken];
+                if (lossy && pin_at(w.first_seq) > w.first_seq + m_->header->capacity) {
+                    // Nobody held it (its member threw or died) and producers
+                    // have overwritten it: its records are lost.
+                    forget_window(b, *taken);
+                    (void)detail::propose(me, seen, b);
+                    continue;
+                }
                 w.owner = me.token;
                 if (!detail::propose(me, seen, b))
                     continue;
-                return hand_out(w, buffers);
+                return hand_out(w, b.lost_before[*taken], buffers);
             }
             if (b.out == detail::shared_max_windows)
                 return {};  // too many windows out: wait for commits
+            // Lossy: pin where we read, skipping what producers overwrote.
+            bool changed = lossy && pin_from(b);
             const std::uint64_t end = scan(b.next, me.group->committed);
-            bool changed = false;
             // Slots given up as padding are no records: step over them.
             while (b.next < end &&
                    (detail::load_length(m_->slot(b.next)) & detail::frame_padding)) {
@@ -291,21 +342,30 @@ class shm_ring {
                     changed = true;
                     continue;
                 }
+                const std::uint64_t lost = b.lost_pending;
+                b.lost_before[b.out] = lost;
+                b.lost_pending = 0;
                 auto& w = b.handed_out[b.out++];
                 w = {first, p.count, now_ns, me.token};
                 if (!detail::propose(me, seen, b))
                     break;  // someone moved first: look again
-                return hand_out(w, buffers);
+                return hand_out(w, lost, buffers);
             }
         }
     }
 
     void commit(const group_handle& me, std::uint64_t ticket) {
         detail::finish_window(me, ticket, true);
+        if (m_->lossy)
+            let_go(ticket);
         m_->header->space.wake();
     }
     void abandon(const group_handle& me, std::uint64_t ticket) {
         detail::finish_window(me, ticket, false);
+        if (m_->lossy) {
+            let_go(ticket);  // whoever takes it over pins it again (and checks it is intact)
+            m_->header->space.wake();
+        }
         m_->header->consumers.wake_always();  // another member may take it now
     }
 
@@ -346,6 +406,9 @@ class shm_ring {
     stream_metadata metadata() const { return detail::ring_metadata(*m_); }
     const std::string& name() const noexcept { return m_->name; }
     std::size_t capacity() const noexcept { return m_->header->capacity; }
+    // Whether the stream was created lossy (om::lossy = true): then a full
+    // ring overwrites the oldest records no group holds in a window.
+    bool lossy() const noexcept { return m_->lossy; }
 
   private:
     // What one handle keeps for itself: its producer slot, its group
@@ -360,8 +423,21 @@ class shm_ring {
         bool others_out = false;  // windows of other members are out (one of them may die)
         std::chrono::steady_clock::time_point stuck_since{};
         std::chrono::steady_clock::time_point last_dead_check{};
+        // Lossy rings: this member's pin word, the first records of the
+        // windows it holds, and the pins of dead members a producer ignores.
+        std::atomic<std::uint64_t>* pin = nullptr;
+        std::vector<std::uint64_t> held;
+        struct dead_pin {
+            std::size_t group, member;
+            std::uint64_t token;  // the member slot's token when it was found dead
+        };
+        std::vector<dead_pin> dead_pins;
+        std::chrono::steady_clock::time_point last_pin_check{};
+        std::chrono::steady_clock::time_point pinned_since{};
 
         ~local_state() {
+            if (pin != nullptr)
+                pin->store(detail::no_pin, std::memory_order_release);
             detail::leave_group(member);
             if (producer >= 0) {
                 auto& p = mapping->header->producers[producer];
@@ -379,7 +455,7 @@ class shm_ring {
 
     static std::shared_ptr<detail::ring_mapping> map(std::string_view name, std::size_t capacity,
                                                      std::size_t slot_size, std::size_t payload,
-                                                     unsigned mode) {
+                                                     unsigned mode, bool lossy) {
         namespace bip = boost::interprocess;
         auto m = std::make_shared<detail::ring_mapping>();
         m->name = std::string(name);
@@ -431,11 +507,12 @@ class shm_ring {
         m->slots = static_cast<std::byte*>(m->region.get_address()) + detail::ring_header_bytes;
         auto& h = *m->header;
         if (created) {
-            initialise(h, capacity, slot_size, payload);
+            initialise(h, capacity, slot_size, payload, lossy);
         } else {
-            wait_ready(*m, capacity, slot_size, payload);
+            wait_ready(*m, capacity, slot_size, payload, lossy);
         }
         validate(*m, static_cast<std::size_t>(size));
+        m->lossy = (h.flags & detail::ring_lossy) != 0;
         return m;
     }
 
@@ -461,11 +538,12 @@ class shm_ring {
             m->header->version != detail::ring_format_version ||
             m->header->ready.load(std::memory_order_acquire) != 1)
             return nullptr;
+        m->lossy = (m->header->flags & detail::ring_lossy) != 0;
         return m;
     }
 
     static void initialise(detail::ring_header& h, std::size_t capacity, std::size_t slot_size,
-                           std::size_t payload) {
+                           std::size_t payload, bool lossy) {
         const auto me = detail::process_id::self();
         h.init_owner.store(me.pid, std::memory_order_relaxed);
         // Everything past the fixed 32 bytes starts from zero (a dead
@@ -477,6 +555,10 @@ class shm_ring {
         h.slot_size = slot_size;
         h.max_payload = static_cast<std::uint32_t>(payload);
         h.fingerprint = record_traits<T>::fingerprint();
+        h.flags = lossy ? detail::ring_lossy : 0;
+        for (auto& group : h.pins)
+            for (auto& pin : group.seq)
+                pin.store(detail::no_pin, std::memory_order_relaxed);
         const std::string type = record_traits<T>::name(), layout = record_traits<T>::layout();
         std::memcpy(h.record_type, type.data(), std::min(type.size(), sizeof h.record_type - 1));
         std::memcpy(h.layout, layout.data(), std::min(layout.size(), sizeof h.layout - 1));
@@ -489,7 +571,7 @@ class shm_ring {
     // Waits for the creator to finish setting the segment up, and sets it up
     // itself when the creator died halfway (never waits forever).
     static void wait_ready(detail::ring_mapping& m, std::size_t capacity, std::size_t slot_size,
-                           std::size_t payload) {
+                           std::size_t payload, bool lossy) {
         auto& h = *m.header;
         const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
         while (h.ready.load(std::memory_order_acquire) != 1) {
@@ -507,8 +589,9 @@ class shm_ring {
                     capacity = h.capacity;
                     slot_size = h.slot_size;
                     payload = h.max_payload;
+                    lossy = (h.flags & detail::ring_lossy) != 0;
                 }
-                initialise(h, capacity, slot_size, payload);
+                initialise(h, capacity, slot_size, payload, lossy);
                 return;
             }
             if (std::chrono::steady_clock::now() > give_up)
@@ -579,6 +662,12 @@ class shm_ring {
                 if (!p.token.compare_exchange_strong(token, me.pid, std::memory_order_acq_rel))
                     continue;
                 p.start_time.store(me.start_time, std::memory_order_relaxed);
+                if (m_->lossy) {  // consumers of a lossy ring look at this many intents
+                    std::uint64_t used = m_->header->producers_used.load(std::memory_order_seq_cst);
+                    while (used < i + 1 && !m_->header->producers_used.compare_exchange_weak(
+                                               used, i + 1, std::memory_order_seq_cst)) {
+                    }
+                }
                 local_->producer = static_cast<int>(i);
                 return local_->producer;
             }
@@ -631,10 +720,23 @@ class shm_ring {
         auto& me = h.producers[producer_slot()];
         std::chrono::steady_clock::time_point give_up{};
         std::uint64_t t = h.tail.load(std::memory_order_acquire);
+        int pinned_rounds = 0;
         for (;;) {
             if (t + n > local_->low_cache + h.capacity) {
                 local_->low_cache = lowest_needed(t);
                 if (t + n > local_->low_cache + h.capacity) {
+                    if (m_->lossy) {  // full: overwrite the oldest records, unless pinned
+                        const lossy_claim r = claim_lossy(me, t, n);
+                        if (r == lossy_claim::claimed)
+                            break;
+                        if (r == lossy_claim::raced)
+                            continue;
+                        if (try_only)
+                            return false;
+                        wait_for_pins(t, n, timeout, give_up, pinned_rounds);
+                        t = h.tail.load(std::memory_order_acquire);
+                        continue;
+                    }
                     if (try_only)
                         return false;
                     wait_for_room(n, timeout, give_up);
@@ -705,6 +807,217 @@ class shm_ring {
         detail::length_word(m_->slot(first))
             .store(first_word, std::memory_order_release);  // the batch appears
     }
+
+    // --- lossy rings ---
+    //
+    // A lossy ring lets producers overwrite records no group has processed,
+    // but never a slot a consumer reads: windows are views into the slots,
+    // so that would hand a torn record to a callback. Each member of a group
+    // has a pin word (ring_header::pins), the lowest sequence number it may
+    // read: while it picks a window (the group's position) and, until it
+    // commits, the first record of each window it holds; no_pin otherwise.
+    // Claiming seq s overwrites the record s - capacity, so a producer may
+    // claim [t, t + n) only if t + n <= pin + capacity for every pin.
+    //
+    // The handshake is Dekker's: each side publishes, then looks at the
+    // other, with sequentially consistent accesses, so that of a producer
+    // and a consumer acting at once at least one sees the other.
+    //   producer (full ring): store its intent `to` = t + n (its
+    //     producer_slot, which readers already use to find dead writers),
+    //     then load the pins; if one forbids the claim, retract the intent
+    //     (`to` = t) and wait (append) or return false (try_append); else
+    //     CAS the tail.
+    //   consumer: store its pin P, then load every intent's `to` and the
+    //     tail; their maximum is how far claims reach or may reach. If it
+    //     passes P + capacity, records below reach - capacity are gone or
+    //     going: the consumer gives them up (counted in `lost`), pins the
+    //     new position and looks again; a window it takes over that is
+    //     overwritten is given up whole. Then it reads under its pin.
+    // A pin only rises without the check: a member that stops reading below
+    // X can let producers in. Producers with room (t + n within every
+    // group's `committed` + capacity, which is at most any live pin) skip
+    // all this, so the non-lossy path is what it was. A dead member's pin is
+    // ignored by a producer once it has been stuck on it for a while.
+
+    // What a producer's attempt to claim a full lossy ring came to.
+    enum class lossy_claim { claimed, raced, pinned };
+
+    lossy_claim claim_lossy(detail::producer_slot& me, std::uint64_t& t, std::size_t n) {
+        auto& h = *m_->header;
+        me.from.store(t, std::memory_order_relaxed);
+        me.to.store(t + n, std::memory_order_seq_cst);  // publish how far we will overwrite...
+        const std::uint64_t pinned = lowest_pinned();   // ...then look at the pins
+        if (pinned != detail::no_pin && t + n > pinned + h.capacity) {
+            me.to.store(t, std::memory_order_release);  // retract: nothing claimed
+            return lossy_claim::pinned;
+        }
+        if (h.tail.compare_exchange_weak(t, t + n, std::memory_order_seq_cst,
+                                         std::memory_order_acquire))
+            return lossy_claim::claimed;
+        return lossy_claim::raced;
+    }
+
+    // The lowest sequence number some live member of a lossy ring may read.
+    std::uint64_t lowest_pinned() {
+        auto& h = *m_->header;
+        std::uint64_t low = detail::no_pin;
+        for (std::uint64_t groups = h.pinning_groups.load(std::memory_order_seq_cst); groups != 0;
+             groups &= groups - 1) {
+            const auto g = static_cast<std::size_t>(std::countr_zero(groups));
+            for (std::size_t i = 0; i < detail::shared_max_members; ++i) {
+                const std::uint64_t p = h.pins[g].seq[i].load(std::memory_order_seq_cst);
+                if (p < low && !ignored_pin(g, i))
+                    low = p;
+            }
+        }
+        return low;
+    }
+
+    // A pin left by a member found dead (its slot's token unchanged since).
+    bool ignored_pin(std::size_t g, std::size_t i) {
+        auto& dead = local_->dead_pins;
+        for (auto it = dead.begin(); it != dead.end(); ++it) {
+            if (it->group != g || it->member != i)
+                continue;
+            // Read after the pin: a new member's pin comes with its token.
+            if (m_->header->groups.groups[g].members[i].token.load(std::memory_order_acquire) ==
+                it->token)
+                return true;
+            dead.erase(it);  // the slot has a new member: its pin counts
+            return false;
+        }
+        return false;
+    }
+
+    // Remembers the members whose pins stop a claim of [t, t + n) and whose process is gone.
+    void find_dead_pins(std::uint64_t t, std::size_t n) {
+        auto& h = *m_->header;
+        for (std::uint64_t groups = h.pinning_groups.load(std::memory_order_acquire); groups != 0;
+             groups &= groups - 1) {
+            const auto g = static_cast<std::size_t>(std::countr_zero(groups));
+            for (std::size_t i = 0; i < detail::shared_max_members; ++i) {
+                const std::uint64_t p = h.pins[g].seq[i].load(std::memory_order_acquire);
+                if (p == detail::no_pin || t + n <= p + h.capacity || ignored_pin(g, i))
+                    continue;
+                auto& m = h.groups.groups[g].members[i];
+                const std::uint64_t token = m.token.load(std::memory_order_acquire);
+                if (token == 0 ||
+                    !detail::process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu),
+                                           m.start_time.load(std::memory_order_relaxed)))
+                    local_->dead_pins.push_back({g, i, token});
+            }
+        }
+    }
+
+    // A lossy producer stopped by a pin: a window's callback runs, or a
+    // consumer picks (microseconds). Spins, then naps until a commit.
+    void wait_for_pins(std::uint64_t t, std::size_t n, std::chrono::nanoseconds timeout,
+                       std::chrono::steady_clock::time_point& give_up, int& rounds) {
+        auto& h = *m_->header;
+        const bool limited = timeout >= std::chrono::nanoseconds::zero();
+        const auto now = std::chrono::steady_clock::now();
+        if (give_up == std::chrono::steady_clock::time_point{}) {
+            give_up = now + (limited ? timeout : std::chrono::hours(24 * 365));
+            local_->pinned_since = now;
+        }
+        if (limited && now >= give_up)
+            throw error(errc::full,
+                        "lossy shared-memory stream '" + m_->name +
+                            "' could not overwrite its oldest records for the whole timeout: a "
+                            "consumer held them in a window all along; return from callbacks "
+                            "sooner, or create the stream with a larger capacity");
+        if (now - local_->pinned_since >= detail::stuck_check_after &&
+            now - local_->last_pin_check >= detail::stuck_check_after) {
+            local_->last_pin_check = now;
+            find_dead_pins(t, n);
+        }
+        if (++rounds < 64) {
+            detail::cpu_relax();
+            return;
+        }
+        if (rounds < 128) {
+            std::this_thread::yield();
+            return;
+        }
+        const std::uint32_t seen = h.space.epoch();
+        h.space.enter();
+        const std::uint64_t pinned = lowest_pinned();
+        if (pinned != detail::no_pin && t + n > pinned + h.capacity)
+            h.space.sleep(seen, std::min<std::chrono::nanoseconds>(give_up - now,
+                                                                   std::chrono::milliseconds(1)));
+        h.space.leave();
+    }
+
+    // Pins `seq` (or lower, for the windows we hold) and returns how far
+    // claims reach: the tail, or a producer's intent beyond it.
+    std::uint64_t pin_at(std::uint64_t seq) {
+        auto& h = *m_->header;
+        for (std::uint64_t s : local_->held)
+            seq = std::min(seq, s);
+        local_->pin->store(seq, std::memory_order_seq_cst);  // publish our pin...
+        std::uint64_t reach = 0;                              // ...then look at the claims
+        const std::uint64_t used = std::min<std::uint64_t>(
+            h.producers_used.load(std::memory_order_seq_cst), detail::max_producers);
+        for (std::uint64_t i = 0; i < used; ++i)
+            reach = std::max(reach, h.producers[i].to.load(std::memory_order_seq_cst));
+        // Intents first: one that is cleared or replaced was claimed, and the
+        // tail read after it shows that claim.
+        return std::max(reach, h.tail.load(std::memory_order_seq_cst));
+    }
+
+    // Pins the group's position, moving it past records that producers
+    // have overwritten or are overwriting. Returns whether it moved.
+    bool pin_from(detail::group_block& b) {
+        const std::uint64_t capacity = m_->header->capacity;
+        bool moved = false;
+        for (;;) {
+            const std::uint64_t reach = pin_at(b.next);
+            if (reach <= b.next + capacity)
+                return moved;
+            const std::uint64_t oldest = reach - capacity;  // the oldest record that stays
+            b.lost += oldest - b.next;
+            b.lost_pending += oldest - b.next;
+            b.next = oldest;
+            moved = true;
+        }
+    }
+
+    // Gives up handed-out window `i`, overwritten while nobody held it.
+    static void forget_window(detail::group_block& b, std::size_t i) noexcept {
+        b.lost += b.handed_out[i].count;
+        b.lost_pending += b.lost_before[i] + b.handed_out[i].count;
+        b.handed_out[i] = b.handed_out[b.out - 1];
+        b.lost_before[i] = b.lost_before[b.out - 1];
+        --b.out;
+    }
+
+    // Our pin covers the windows we hold, nothing else (a pin that rises needs no check).
+    void settle_pin() noexcept {
+        if (local_->pin == nullptr)
+            return;
+        std::uint64_t low = detail::no_pin;
+        for (std::uint64_t s : local_->held)
+            low = std::min(low, s);
+        local_->pin->store(low, std::memory_order_release);
+    }
+
+    void let_go(std::uint64_t ticket) noexcept {
+        auto& held = local_->held;
+        if (auto it = std::find(held.begin(), held.end(), ticket); it != held.end())
+            held.erase(it);
+        settle_pin();
+    }
+
+    // Leaves claim() with the pin settled, whether a window, nothing or an exception comes out.
+    struct pin_guard {
+        shm_ring& self;
+        ~pin_guard() {
+            if (self.local_->pin != nullptr) {
+                self.settle_pin();
+                self.m_->header->space.wake();  // a producer may wait for our reading pin
+            }
+        }
+    };
 
     // --- consuming ---
 
@@ -808,9 +1121,12 @@ class shm_ring {
         return best;
     }
 
-    claim_type hand_out(const detail::shared_window& w, detail::claim_buffers& buffers) {
+    claim_type hand_out(const detail::shared_window& w, std::uint64_t lost,
+                        detail::claim_buffers& buffers) {
         const std::size_t n = spans(w.first_seq, ~std::uint64_t{0} >> 1, w.count, buffers.window);
-        return {true, omstream::window<T>(buffers.window, n, w.created_ns, w.first_seq),
+        if (m_->lossy)
+            local_->held.push_back(w.first_seq);  // pinned from now until commit (pin_guard)
+        return {true, omstream::window<T>(buffers.window, n, w.created_ns, w.first_seq, lost),
                 w.first_seq};
     }
 
