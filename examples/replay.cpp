@@ -7,6 +7,7 @@
 // Logs live in $OMSTREAM_HOME, else ~/.local/share/omstream.
 #include <omstream/stream.hpp>
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     try {
         const std::string mode = argc > 1 ? argv[1] : "--test";
         if (mode == "--test") {
+            ::setenv("OMSTREAM_HOME", "/tmp/omstream-examples", 0);  // unless one is set
             const std::string name = "omstream-replay-test-" + std::to_string(::getpid());
             if (::fork() == 0) {  // a process that appends and exits
                 write(name, 5);
