@@ -52,6 +52,27 @@ namespace detail {
 inline constexpr std::chrono::milliseconds log_stuck_check_after{2};
 inline constexpr std::chrono::milliseconds log_dead_member_check_every{20};
 
+// The size of a segment's data, a power of two: positions divide by it with
+// shifts and masks (a 64-bit division costs tens of cycles on the append path).
+struct segment_bytes {
+    std::uint64_t value = 0;
+    unsigned shift = 0;
+
+    segment_bytes() = default;
+    explicit segment_bytes(std::uint64_t bytes) noexcept
+        : value(bytes), shift(static_cast<unsigned>(std::countr_zero(bytes))) {}
+    operator std::uint64_t() const noexcept { return value; }
+    friend std::uint64_t operator/(std::uint64_t pos, segment_bytes d) noexcept {
+        return pos >> d.shift;
+    }
+    friend std::uint64_t operator%(std::uint64_t pos, segment_bytes d) noexcept {
+        return pos & (d.value - 1);
+    }
+    friend std::uint64_t operator*(std::uint64_t k, segment_bytes d) noexcept {
+        return k << d.shift;
+    }
+};
+
 // Retention and start settings, fixed when the log is created.
 struct log_settings {
     bool keep = false;
@@ -69,7 +90,7 @@ struct log_mapping {
     file_descriptor header_fd;
     std::shared_ptr<mapped_file> header_file;
     log_header* header = nullptr;
-    std::size_t data_size = 0;  // D: bytes of frames per segment
+    segment_bytes data_size;    // D: bytes of frames per segment
     std::size_t file_size = 0;  // segment header + D
     unsigned mode = 0600;
     sync_policy durability{};
@@ -469,7 +490,7 @@ class mapped_log {
             initialise(h, data, payload, capacity, settings, m.mode);
         }
         validate(m);
-        m.data_size = h.segment_data;
+        m.data_size = detail::segment_bytes(h.segment_data);
         m.file_size = detail::segment_header_bytes + m.data_size;
         if (alone && !fresh)
             recover(m);
@@ -535,7 +556,7 @@ class mapped_log {
     // first one that is incomplete or fails its checks. Runs alone.
     static void recover(detail::log_mapping& m) {
         auto& h = *m.header;
-        const std::size_t D = m.data_size;
+        const auto D = m.data_size;
         const detail::log_position claimed = detail::load_position(h.tail);
         std::uint64_t k = std::max<std::uint64_t>(h.oldest_segment.load(), h.checkpoint.pos / D);
         detail::log_position at = h.checkpoint;
@@ -742,7 +763,7 @@ class mapped_log {
     // Where the first frame of sequence number >= `seq` starts, through the
     // segments' sparse indexes (then a short walk).
     std::pair<std::uint64_t, std::uint64_t> locate(std::uint64_t seq) const {
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         const std::uint64_t oldest = m_->header->oldest_segment.load(std::memory_order_acquire);
         const detail::log_position tail = detail::load_position(m_->header->tail);
         if (seq >= tail.seq)
@@ -782,7 +803,7 @@ class mapped_log {
 
     // Where the first record created at or after `time_ns` starts.
     std::pair<std::uint64_t, std::uint64_t> locate_time(std::int64_t time_ns) const {
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         const std::uint64_t oldest = m_->header->oldest_segment.load(std::memory_order_acquire);
         const detail::log_position tail = detail::load_position(m_->header->tail);
         std::uint64_t best = oldest;
@@ -833,7 +854,7 @@ class mapped_log {
     // Steps from (at_seq, at_pos) over frames until the record `seq` (or the
     // first published one after it, or the end of what is published).
     void walk_to(std::uint64_t seq, std::uint64_t& at_seq, std::uint64_t& at_pos) const {
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         while (at_seq < seq || is_padding(at_pos)) {
             const std::byte* data = segment_data(at_pos / D);
             if (data == nullptr)
@@ -903,7 +924,7 @@ class mapped_log {
     // Reads newly published frames after the frontier into the pending spans.
     void extend() {
         auto& l = *local_;
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         std::byte* data = nullptr;
         std::uint64_t data_k = no_pos;
         for (;;) {
@@ -1009,7 +1030,7 @@ class mapped_log {
         }
         const std::byte* first = l.spans.front().first;
         l.pend_seq = detail::header_of(first).seq;
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         // Position: the segment of the span, found from the mapping it lives in.
         std::lock_guard lock(m_->mutex);
         for (const auto& [k, f] : m_->segments) {
@@ -1075,7 +1096,7 @@ class mapped_log {
         }
         const std::uint64_t seq_to = found->seq_to.load(std::memory_order_acquire);
         const std::uint64_t pos_to = found->pos_to.load(std::memory_order_acquire);
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         // The claim may skip the rest of this segment first, then continue in the next.
         std::uint64_t at = pos;
         while (at < pos_to) {
@@ -1126,7 +1147,7 @@ class mapped_log {
         auto [seq, pos] = locate(w.first_seq);
         auto& out = buffers.window;
         out.clear();
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         std::size_t n = 0;
         while (n < w.count) {
             std::byte* data = segment_data(pos / D);
@@ -1221,7 +1242,7 @@ class mapped_log {
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if (n == 0)
             return true;
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         std::uint64_t bytes = 0;
         if constexpr (fixed) {
             bytes = n * detail::frame_size(codec<T>::fixed_size);
@@ -1292,7 +1313,7 @@ class mapped_log {
 
     // The rest of a segment that a claim skipped.
     void pad_segment_end(const detail::log_position& t) {
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         std::byte* frame =
             map_segment(*m_, t.pos / D, true)->base + detail::segment_header_bytes + t.pos % D;
         const auto bytes = static_cast<std::uint32_t>(D - t.pos % D);
@@ -1308,12 +1329,14 @@ class mapped_log {
     template <class Range>
     void write(const Range& records, std::uint64_t first_seq, std::uint64_t at,
                std::int64_t created_ns) {
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         const std::uint64_t k = at / D;
         std::byte* base = producer_segment(k);
         auto* sh = reinterpret_cast<detail::segment_header*>(base);
         std::byte* data = base + detail::segment_header_bytes;
-        const std::size_t block = D / detail::segment_index_entries;
+        // Index blocks: D / 512 bytes each (512 = 2^9).
+        const unsigned block_shift = D.shift - 9;
+        static_assert(detail::segment_index_entries == 512);
         std::uint64_t off = at % D;
         std::uint64_t seq = first_seq;
         std::byte* first_frame = data + off;
@@ -1334,8 +1357,8 @@ class mapped_log {
             const std::uint32_t word = detail::frame_committed | static_cast<std::uint32_t>(length);
             const std::uint64_t end = off + detail::frame_size(length);
             // The sparse index: the frame after this one starts a new block.
-            if (end / block != off / block && end < D) {
-                auto& e = sh->entries[end / block];
+            if ((end >> block_shift) != (off >> block_shift) && end < D) {
+                auto& e = sh->entries[end >> block_shift];
                 e.pos = k * D + end;
                 e.created = created_ns;
                 std::atomic_ref(e.seq_plus_one).store(seq + 2, std::memory_order_release);
@@ -1376,7 +1399,7 @@ class mapped_log {
     // Durability and retention after an append.
     void after_write(const detail::log_position& from, const detail::log_position& to,
                      std::size_t n) {
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         const sync_policy& policy = m_->durability;
         if (policy.always) {
             sync_range(from.pos, to.pos);
@@ -1398,7 +1421,7 @@ class mapped_log {
 
     // msync of the frames in [from, to) (they may span segments).
     void sync_range(std::uint64_t from, std::uint64_t to) {
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         constexpr std::uint64_t page = 4096;
         while (from < to) {
             const std::uint64_t k = from / D;
@@ -1418,7 +1441,7 @@ class mapped_log {
     // checkpoint past it (recovery checks only what comes after).
     void checkpoint() {
         auto& h = *m_->header;
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         detail::log_position cp = detail::load_position(h.checkpoint);
         detail::log_position at = cp;
         if (at.pos / D < h.oldest_segment.load()) {
@@ -1445,7 +1468,7 @@ class mapped_log {
     // keep), or that are past max_age or over max_bytes.
     void retire() {
         auto& h = *m_->header;
-        const std::size_t D = m_->data_size;
+        const auto D = m_->data_size;
         const auto now = detail::to_ns<std::chrono::system_clock>(std::chrono::system_clock::now());
         for (;;) {
             std::uint64_t k = h.oldest_segment.load(std::memory_order_acquire);
