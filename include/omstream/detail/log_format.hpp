@@ -108,6 +108,10 @@ struct log_header {
 
     // Checkpoint: every frame below was checked and synced to disk.
     alignas(64) log_position checkpoint;
+    // Byte positions whose frames the last recovery checked (CRC included):
+    // readers skip the CRC there while the log stays open.
+    std::uint64_t verified_from;
+    std::uint64_t verified_to;
     alignas(64) log_position tail;
     alignas(64) std::atomic<std::uint64_t> oldest_segment;  // lowest segment file that exists
     std::atomic<std::uint64_t> skipped;                     // records given up (dead writers)
@@ -171,8 +175,10 @@ struct checked_frame {
     const char* why = "";
 };
 
+// `check_crc`: false where the frame was checked before (by recovery).
 inline checked_frame check_frame(const std::byte* data, std::size_t size, std::size_t offset,
-                                 std::uint64_t seq, std::size_t max_payload) noexcept {
+                                 std::uint64_t seq, std::size_t max_payload,
+                                 bool check_crc = true) noexcept {
     checked_frame out;
     if (offset % frame_alignment != 0 || offset + sizeof(std::uint32_t) > size) {
         out.why = "a frame position outside its segment";
@@ -218,7 +224,7 @@ inline checked_frame check_frame(const std::byte* data, std::size_t size, std::s
         out.why = "a record with the wrong sequence number";
         return out;
     }
-    if (h.checksum != frame_checksum(h, length)) {
+    if (check_crc && h.checksum != frame_checksum(h, length)) {
         out.why = "a record that fails its CRC-32C";
         return out;
     }

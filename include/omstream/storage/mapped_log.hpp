@@ -564,6 +564,7 @@ class mapped_log {
             at.pos = k * D;
             at.seq = first_seq_in(m, k).value_or(at.seq);
         }
+        const detail::log_position start = at;
         const char* why = "";
         std::uint64_t records = 0;
         for (;;) {
@@ -622,6 +623,8 @@ class mapped_log {
                         std::min(note.size(), sizeof h.recovery_note - 1));
         }
         h.tail = at;
+        h.verified_from = std::min(start.pos, at.pos);
+        h.verified_to = at.pos;
         for (auto& p : h.producers) {
             p.token.store(0);
             p.pos_from.store(0);
@@ -936,7 +939,10 @@ class mapped_log {
             if (data == nullptr)
                 break;  // not created yet, or deleted by retention (the claim moves past it)
             const std::size_t off = l.front_pos % D;
-            const auto f = detail::check_frame(data, D, off, l.front_seq, m_->header->max_payload);
+            const bool verified =
+                l.front_pos >= m_->header->verified_from && l.front_pos < m_->header->verified_to;
+            const auto f =
+                detail::check_frame(data, D, off, l.front_seq, m_->header->max_payload, !verified);
             if (f.kind == detail::frame_check::unwritten) {
                 if (!writer_gone(l.front_seq, l.front_pos))
                     break;
