@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -618,6 +619,9 @@ class mapped_log {
                 std::to_string(at.seq) + ", byte " + std::to_string(at.pos % D) + " of segment " +
                 std::to_string(at.pos / D) +
                 (*why != '\0' ? std::string(": ") + why : std::string(": incomplete frames"));
+            // Also said once on stderr: cutting a log is news its owner wants.
+            std::fprintf(stderr, "omstream: mapped_log '%s' (%s): %s\n", m.name.c_str(),
+                         m.dir.c_str(), note.c_str());
             std::memset(h.recovery_note, 0, sizeof h.recovery_note);
             std::memcpy(h.recovery_note, note.data(),
                         std::min(note.size(), sizeof h.recovery_note - 1));
