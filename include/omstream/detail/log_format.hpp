@@ -175,10 +175,16 @@ struct checked_frame {
     const char* why = "";
 };
 
-// `check_crc`: false where the frame was checked before (by recovery).
+// What a valid record frame of a log looks like.
+struct frame_rules {
+    std::size_t max_payload = 0;
+    bool exact_size = false;  // fixed-size records: every payload is max_payload bytes
+    bool check_crc = true;    // false where the frame was checked before (by recovery)
+};
+
 inline checked_frame check_frame(const std::byte* data, std::size_t size, std::size_t offset,
-                                 std::uint64_t seq, std::size_t max_payload,
-                                 bool check_crc = true) noexcept {
+                                 std::uint64_t seq, const frame_rules& rules) noexcept {
+    const std::size_t max_payload = rules.max_payload;
     checked_frame out;
     if (offset % frame_alignment != 0 || offset + sizeof(std::uint32_t) > size) {
         out.why = "a frame position outside its segment";
@@ -219,12 +225,16 @@ inline checked_frame check_frame(const std::byte* data, std::size_t size, std::s
         out.why = "a record longer than its segment or the log's max_record_size";
         return out;
     }
+    if (rules.exact_size && length != max_payload) {
+        out.why = "a record of another size than its fixed-size type";
+        return out;
+    }
     const auto& h = header_of(data + offset);
     if (h.seq != seq) {
         out.why = "a record with the wrong sequence number";
         return out;
     }
-    if (check_crc && h.checksum != frame_checksum(h, length)) {
+    if (rules.check_crc && h.checksum != frame_checksum(h, length)) {
         out.why = "a record that fails its CRC-32C";
         return out;
     }
@@ -232,6 +242,12 @@ inline checked_frame check_frame(const std::byte* data, std::size_t size, std::s
     out.next_seq = seq + 1;
     out.next_offset = offset + frame_size(length);
     return out;
+}
+
+inline checked_frame check_frame(const std::byte* data, std::size_t size, std::size_t offset,
+                                 std::uint64_t seq, std::size_t max_payload,
+                                 bool check_crc = true) noexcept {
+    return check_frame(data, size, offset, seq, frame_rules{max_payload, false, check_crc});
 }
 
 // Recovery of one segment's data: the valid frames from `offset` on, up to
@@ -246,10 +262,10 @@ struct segment_scan {
 };
 
 inline segment_scan scan_segment(const std::byte* data, std::size_t size, std::size_t offset,
-                                 std::uint64_t seq, std::size_t max_payload) noexcept {
+                                 std::uint64_t seq, const frame_rules& rules) noexcept {
     segment_scan out{offset, seq, 0, false, ""};
     while (out.end < size) {
-        const checked_frame f = check_frame(data, size, out.end, out.seq, max_payload);
+        const checked_frame f = check_frame(data, size, out.end, out.seq, rules);
         if (f.kind == frame_check::unwritten) {
             out.why = "";
             return out;
@@ -264,6 +280,11 @@ inline segment_scan scan_segment(const std::byte* data, std::size_t size, std::s
     }
     out.complete = true;
     return out;
+}
+
+inline segment_scan scan_segment(const std::byte* data, std::size_t size, std::size_t offset,
+                                 std::uint64_t seq, std::size_t max_payload) noexcept {
+    return scan_segment(data, size, offset, seq, frame_rules{max_payload});
 }
 
 }  // namespace omstream::detail

@@ -372,8 +372,8 @@ class mapped_log {
             const std::byte* data = segment_data(pos / m_->data_size);
             if (data == nullptr)
                 break;
-            const auto f = detail::check_frame(data, m_->data_size, pos % m_->data_size, seq,
-                                               m_->header->max_payload);
+            const auto f =
+                detail::check_frame(data, m_->data_size, pos % m_->data_size, seq, rules());
             if (f.kind == detail::frame_check::unwritten)
                 break;
             if (f.kind == detail::frame_check::bad)
@@ -576,7 +576,8 @@ class mapped_log {
                 break;  // the log ends at this segment boundary
             auto seg = map_segment(m, k, false);
             std::byte* data = seg->base + detail::segment_header_bytes;
-            const auto scan = detail::scan_segment(data, D, at.pos % D, at.seq, h.max_payload);
+            const auto scan = detail::scan_segment(data, D, at.pos % D, at.seq,
+                                                   detail::frame_rules{h.max_payload, fixed});
             records += scan.records;
             at.seq = scan.seq;
             if (scan.complete) {
@@ -585,6 +586,10 @@ class mapped_log {
             }
             at.pos = k * D + scan.end;
             why = scan.why;
+            // Index entries past the cut name frames that are gone.
+            for (auto& e : m.segment_of(seg)->entries)
+                if (e.pos >= at.pos || e.pos < k * D)
+                    e = {};
             // Nothing may stay past the end: readers trust zeros there.
             const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
             if (fd >= 0) {
@@ -736,18 +741,41 @@ class mapped_log {
         auto f = map_segment(m, k, false);
         if (!f)
             return std::nullopt;
+        const std::byte* data = f->base + detail::segment_header_bytes;
+        const detail::frame_rules rules{m.header->max_payload, fixed, false};
         const auto& e = m.segment_of(f)->entries[0];
         const std::uint64_t s = std::atomic_ref(const_cast<std::uint64_t&>(e.seq_plus_one))
                                     .load(std::memory_order_acquire);
-        if (s != 0)
+        // The index is a hint written before the frames it names: trust it
+        // only when the frame agrees (a recovery may have cut past it).
+        if (s != 0 && e.pos == k * m.data_size &&
+            is_frame(detail::check_frame(data, m.data_size, 0, s - 1, rules)))
             return s - 1;
-        const std::byte* data = f->base + detail::segment_header_bytes;
         const std::uint32_t word = detail::load_length(data);
-        if ((word & detail::frame_committed) &&
-            (!(word & detail::frame_padding) ||
-             (word & detail::frame_length_mask) >= detail::padding_with_seq))
-            return detail::header_of(data).seq;
+        if (!(word & detail::frame_committed) ||
+            ((word & detail::frame_padding) &&
+             (word & detail::frame_length_mask) < detail::padding_with_seq))
+            return std::nullopt;
+        const std::uint64_t own = detail::header_of(data).seq;
+        if (is_frame(detail::check_frame(data, m.data_size, 0, own, rules)))
+            return own;
         return std::nullopt;
+    }
+
+    static bool is_frame(const detail::checked_frame& f) noexcept {
+        return f.kind == detail::frame_check::record || f.kind == detail::frame_check::padding;
+    }
+
+    // Whether a sparse-index entry of segment k names a published frame of
+    // sequence number `seq` below the tail (the file may say anything).
+    bool entry_ok(std::uint64_t k, const detail::segment_index_entry& e, std::uint64_t seq,
+                  std::uint64_t tail_pos) const {
+        const auto D = m_->data_size;
+        if (e.pos % detail::frame_alignment != 0 || e.pos / D != k || e.pos >= tail_pos)
+            return false;
+        const std::byte* data = segment_data(k);
+        return data != nullptr &&
+               is_frame(detail::check_frame(data, D, e.pos % D, seq, rules(false)));
     }
 
     // Sequence number of the oldest record retained.
@@ -797,7 +825,8 @@ class mapped_log {
                 const auto& e = sh->entries[j];
                 const std::uint64_t s1 = std::atomic_ref(const_cast<std::uint64_t&>(e.seq_plus_one))
                                              .load(std::memory_order_acquire);
-                if (s1 != 0 && s1 - 1 <= seq && s1 - 1 >= at_seq) {
+                if (s1 != 0 && s1 - 1 <= seq && s1 - 1 >= at_seq &&
+                    entry_ok(best, e, s1 - 1, tail.pos)) {
                     at_seq = s1 - 1;
                     at_pos = e.pos;
                     break;
@@ -833,7 +862,8 @@ class mapped_log {
         if (auto* sh = segment_header_of(best)) {
             for (std::size_t j = detail::segment_index_entries; j-- > 1;) {
                 const auto& e = sh->entries[j];
-                if (e.seq_plus_one != 0 && e.created < time_ns && e.seq_plus_one - 1 >= at_seq) {
+                if (e.seq_plus_one != 0 && e.created < time_ns && e.seq_plus_one - 1 >= at_seq &&
+                    entry_ok(best, e, e.seq_plus_one - 1, tail.pos)) {
                     at_seq = e.seq_plus_one - 1;
                     at_pos = e.pos;
                     break;
@@ -845,8 +875,7 @@ class mapped_log {
             const std::byte* data = segment_data(at_pos / D);
             if (data == nullptr)
                 break;
-            const auto f =
-                detail::check_frame(data, D, at_pos % D, at_seq, m_->header->max_payload);
+            const auto f = detail::check_frame(data, D, at_pos % D, at_seq, rules());
             if (f.kind == detail::frame_check::unwritten || f.kind == detail::frame_check::bad)
                 break;
             if (f.kind == detail::frame_check::record &&
@@ -866,8 +895,7 @@ class mapped_log {
             const std::byte* data = segment_data(at_pos / D);
             if (data == nullptr)
                 return;
-            const auto f =
-                detail::check_frame(data, D, at_pos % D, at_seq, m_->header->max_payload);
+            const auto f = detail::check_frame(data, D, at_pos % D, at_seq, rules());
             if (f.kind == detail::frame_check::unwritten)
                 return;
             if (f.kind == detail::frame_check::bad)
@@ -879,7 +907,7 @@ class mapped_log {
 
     bool is_padding(std::uint64_t pos) const {
         const std::byte* data = segment_data(pos / m_->data_size);
-        if (data == nullptr)
+        if (data == nullptr || pos % detail::frame_alignment != 0)
             return false;
         const std::uint32_t word = detail::load_length(data + pos % m_->data_size);
         return (word & detail::frame_committed) && (word & detail::frame_padding);
@@ -898,6 +926,10 @@ class mapped_log {
                 break;
         }
         return oldest;
+    }
+
+    detail::frame_rules rules(bool check_crc = true) const noexcept {
+        return {m_->header->max_payload, fixed, check_crc};
     }
 
     error corrupt_at(std::uint64_t pos, const char* why) const {
@@ -945,8 +977,7 @@ class mapped_log {
             const std::size_t off = l.front_pos % D;
             const bool verified =
                 l.front_pos >= m_->header->verified_from && l.front_pos < m_->header->verified_to;
-            const auto f =
-                detail::check_frame(data, D, off, l.front_seq, m_->header->max_payload, !verified);
+            const auto f = detail::check_frame(data, D, off, l.front_seq, rules(!verified));
             if (f.kind == detail::frame_check::unwritten) {
                 if (!writer_gone(l.front_seq, l.front_pos))
                     break;
@@ -1163,7 +1194,7 @@ class mapped_log {
             std::byte* data = segment_data(pos / D);
             if (data == nullptr)
                 break;
-            const auto f = detail::check_frame(data, D, pos % D, seq, m_->header->max_payload);
+            const auto f = detail::check_frame(data, D, pos % D, seq, rules());
             if (f.kind == detail::frame_check::unwritten)
                 break;
             if (f.kind == detail::frame_check::bad)
@@ -1462,7 +1493,7 @@ class mapped_log {
             const std::byte* data = segment_data(at.pos / D);
             if (data == nullptr)
                 break;
-            const auto f = detail::check_frame(data, D, at.pos % D, at.seq, h.max_payload);
+            const auto f = detail::check_frame(data, D, at.pos % D, at.seq, rules());
             if (f.kind != detail::frame_check::record && f.kind != detail::frame_check::padding)
                 break;
             at.seq = f.next_seq;
