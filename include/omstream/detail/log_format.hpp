@@ -43,21 +43,29 @@ struct alignas(16) log_position {
     friend bool operator==(const log_position&, const log_position&) = default;
 };
 
-__extension__ using uint128 = unsigned __int128;  // GCC and Clang; __extension__: no -Wpedantic
-
+// `lock cmpxchg16b` written out: GCC inlines a 16-byte __sync builtin under
+// a target("cx16") attribute, but Clang then calls libatomic, whose fallback
+// takes a process-local lock (useless between processes).
+inline bool compare_exchange(log_position& target, log_position& expected,
+                             log_position desired) noexcept {
 #if defined(__x86_64__)
-__attribute__((target("cx16")))
-#endif
-inline bool
-compare_exchange(log_position& target, log_position& expected, log_position desired) noexcept {
+    bool done;
+    __asm__ __volatile__("lock cmpxchg16b %1"
+                         : "=@ccz"(done), "+m"(target), "+a"(expected.seq), "+d"(expected.pos)
+                         : "b"(desired.seq), "c"(desired.pos)
+                         : "memory");
+    return done;
+#else
+    __extension__ using uint128 = unsigned __int128;
     uint128 e, d;
     std::memcpy(&e, &expected, 16);
     std::memcpy(&d, &desired, 16);
-    const uint128 old = __sync_val_compare_and_swap(reinterpret_cast<uint128*>(&target), e, d);
-    if (old == e)
-        return true;
+    uint128 old = e;
+    const bool done = __atomic_compare_exchange_n(reinterpret_cast<uint128*>(&target), &old, d,
+                                                  false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     std::memcpy(&expected, &old, 16);
-    return false;
+    return done;
+#endif
 }
 
 // Every claim moves `seq` up, so two equal reads of it around a read of
