@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -466,6 +468,447 @@ TEST_F(shm_ring_test, streams_are_listed_with_their_metadata_and_outlive_their_h
     EXPECT_EQ(got, 5u);
     EXPECT_TRUE(ring::remove(name));
     EXPECT_FALSE(ring::remove(name));
+}
+
+// --- lossy rings (S13 with om::lossy = true) ---------------------------------
+
+// 64 bytes, every word the same: a torn record (two writers' bytes, or a
+// half-written slot) shows words that differ.
+struct block64 {
+    std::array<std::uint64_t, 8> w;
+};
+using lossy_ring = om::shm_ring<block64>;
+
+block64 block_of(std::uint64_t v) {
+    block64 b;
+    b.w.fill(v);
+    return b;
+}
+bool intact(const block64& b) {
+    return std::all_of(b.w.begin(), b.w.end(), [&](std::uint64_t x) { return x == b.w[0]; });
+}
+
+std::vector<block64> blocks(std::uint64_t from, std::uint64_t n) {
+    std::vector<block64> out;
+    for (std::uint64_t i = 0; i < n; ++i)
+        out.push_back(block_of(from + i));
+    return out;
+}
+
+std::uint64_t group_lost(om::stream<lossy_ring>& s, const std::string& group) {
+    for (const auto& g : s.metadata().groups)
+        if (g.name == group)
+            return g.lost;
+    ADD_FAILURE() << "no group " << group;
+    return 0;
+}
+
+TEST_F(shm_ring_test, lossy_is_fixed_when_the_ring_is_created) {
+    const auto name = fresh("lossyflag");
+    auto creator = om::stream<lossy_ring>::open(name, om::capacity = 16, om::lossy = true);
+    EXPECT_TRUE(creator.storage().lossy());
+    EXPECT_TRUE(om::stream<lossy_ring>::open(name).storage().lossy());  // the creator's choice
+    EXPECT_TRUE(om::stream<lossy_ring>::open(name, om::lossy = true).storage().lossy());
+    try {
+        (void)om::stream<lossy_ring>::open(name, om::lossy = false);
+        FAIL() << "a handle that asks for no loss must not get a lossy ring";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::invalid_option) << e.what();
+        EXPECT_NE(std::string(e.what()).find("lossy"), std::string::npos) << e.what();
+    }
+    const auto strict = fresh("strictflag");
+    auto s = om::stream<lossy_ring>::open(strict, om::capacity = 16);
+    EXPECT_FALSE(s.storage().lossy());
+    EXPECT_THROW((void)om::stream<lossy_ring>::open(strict, om::lossy = true), om::error);
+    // The segment says so to any process, whatever its record type.
+    const auto all = lossy_ring::list();
+    auto it = std::find_if(all.begin(), all.end(), [&](const auto& m) { return m.name == name; });
+    ASSERT_NE(it, all.end());
+    EXPECT_EQ(it->capacity, 16u);
+    EXPECT_TRUE(it->lossy);
+    EXPECT_TRUE(creator.metadata().lossy);
+    EXPECT_FALSE(s.metadata().lossy);
+}
+
+TEST_F(shm_ring_test, a_full_lossy_ring_overwrites_the_oldest_records_without_waiting) {
+    const auto name = fresh("lossyfull");
+    auto consumer =
+        om::stream<lossy_ring>::open(name, om::capacity = 64, om::lossy = true, om::size = 8);
+    (void)consumer.poll([](const auto&) {});  // the group exists before the records
+    // With timeout 0, an append that had to wait would throw errc::full.
+    auto producer = om::stream<lossy_ring>::open(name, om::timeout = std::chrono::nanoseconds(0));
+    for (std::uint64_t i = 0; i < 1000; ++i)
+        producer.append(block_of(i));
+    EXPECT_TRUE(producer.try_append(block_of(1000)));
+    producer.append(blocks(1001, 10));  // a batch claims over the oldest too
+    EXPECT_TRUE(producer.try_append(blocks(1011, 10)));
+    constexpr std::uint64_t appended = 1021, oldest = appended - 64;
+
+    auto md = consumer.metadata();
+    EXPECT_EQ(md.appended, appended);
+    EXPECT_EQ(md.first_seq, oldest);
+    EXPECT_EQ(md.retained, 64u);
+    ASSERT_EQ(md.groups.size(), 1u);
+    EXPECT_EQ(md.groups[0].lost, oldest);  // overwritten before the group got them
+    EXPECT_EQ(md.groups[0].position, 0u);  // it has not noticed yet
+
+    std::vector<std::uint64_t> got, lost;
+    while (consumer.poll([&](const om::window<block64>& w) {
+        lost.push_back(w.lost());
+        for (auto e : w.entries()) {
+            EXPECT_TRUE(intact(e.data()));
+            EXPECT_EQ(e.data().w[0], e.seq());  // never a record of another lap
+            got.push_back(e.seq());
+        }
+    })) {
+    }
+    ASSERT_EQ(got.size(), 64u);
+    for (std::uint64_t i = 0; i < 64; ++i)
+        EXPECT_EQ(got[i], oldest + i);
+    ASSERT_EQ(lost.size(), 8u);
+    EXPECT_EQ(lost[0], oldest);  // told once, on the first window after the gap
+    EXPECT_EQ(std::count(lost.begin(), lost.end(), 0u), 7);
+    md = consumer.metadata();
+    EXPECT_EQ(md.groups[0].lost, oldest);
+    EXPECT_EQ(md.groups[0].committed, appended);
+    EXPECT_EQ(got.size() + md.groups[0].lost, appended);
+    EXPECT_EQ(md.dropped, 0u);  // dropped stays for slots of dead writers
+}
+
+TEST_F(shm_ring_test, a_lossy_ring_keeps_what_groups_keep_up_with) {
+    // Loss is per group: one that keeps up loses nothing while another loses.
+    const auto name = fresh("lossygroups");
+    auto fast =
+        om::stream<lossy_ring>::open(name, om::capacity = 32, om::lossy = true, om::group = "fast");
+    auto slow = om::stream<lossy_ring>::open(name, om::group = "slow");
+    (void)fast.poll([](const auto&) {});
+    (void)slow.poll([](const auto&) {});
+    auto producer = om::stream<lossy_ring>::open(name, om::timeout = std::chrono::nanoseconds(0));
+    std::uint64_t fast_got = 0;
+    for (std::uint64_t i = 0; i < 320; ++i) {
+        producer.append(block_of(i));
+        while (fast.poll([&](const om::window<block64>& w) {
+            EXPECT_EQ(w.lost(), 0u);
+            EXPECT_EQ(w[0].w[0], fast_got);
+            ++fast_got;
+        })) {
+        }
+    }
+    EXPECT_EQ(fast_got, 320u);
+    EXPECT_EQ(group_lost(fast, "fast"), 0u);
+    EXPECT_EQ(group_lost(fast, "slow"), 320u - 32u);
+}
+
+TEST_F(shm_ring_test, a_lossy_window_held_in_a_callback_is_never_overwritten) {
+    const auto name = fresh("lossyheld");
+    constexpr std::uint64_t capacity = 64;
+    auto consumer = om::stream<lossy_ring>::open(name, om::capacity = capacity, om::lossy = true,
+                                                 om::size = 16);
+    (void)consumer.poll([](const auto&) {});
+    {
+        auto p = om::stream<lossy_ring>::open(name);
+        p.append(blocks(0, capacity));  // full: 0..63
+    }
+    for (int i = 0; i < 2; ++i)  // the group has processed 0..31
+        ASSERT_TRUE(consumer.poll([](const auto&) {}));
+
+    std::uint64_t overwrote = 0, refused = 0, checks = 0;
+    const bool delivered = consumer.poll([&](const om::window<block64>& w) {
+        ASSERT_EQ(w.first_seq(), 32u);
+        const std::vector<block64> copy(w.begin(), w.end());
+        std::atomic<bool> done{false};
+        // Another thread hammers the ring while we read the window.
+        std::thread hammer([&] {
+            auto p = om::stream<lossy_ring>::open(name, om::timeout = std::chrono::nanoseconds(0));
+            for (std::uint64_t i = 0; i < 20'000; ++i)
+                if (p.try_append(block_of(capacity + overwrote)))
+                    ++overwrote;
+            try {
+                p.append(block_of(~std::uint64_t{0}));
+            } catch (const om::error& e) {
+                refused += e.code() == om::errc::full;
+            }
+            done.store(true, std::memory_order_release);
+        });
+        auto same = [&] {
+            std::size_t i = 0;
+            for (auto e : w.entries()) {
+                const block64 b = e.data();
+                if (!intact(b) || b.w[0] != e.seq() || b.w != copy[i++].w)
+                    return false;
+            }
+            return i == copy.size();
+        };
+        do {
+            ASSERT_TRUE(same()) << "the window changed under the callback";
+            ++checks;
+        } while (!done.load(std::memory_order_acquire));
+        hammer.join();
+        EXPECT_TRUE(same()) << "the window changed under the callback";
+    });
+    ASSERT_TRUE(delivered);
+    // The producer ran past everything older than the window (0..31 went to
+    // 64..95), and not one record further.
+    EXPECT_EQ(overwrote, 32u);
+    EXPECT_EQ(refused, 1u);
+    EXPECT_GT(checks, 0u);
+    EXPECT_EQ(group_lost(consumer, "default"), 0u);  // only processed records were overwritten
+    // Committed: the producer may overwrite it now.
+    auto p = om::stream<lossy_ring>::open(name, om::timeout = std::chrono::nanoseconds(0));
+    EXPECT_TRUE(p.try_append(block_of(96)));
+}
+
+TEST_F(shm_ring_test, a_lossy_window_abandoned_and_overwritten_is_counted_lost) {
+    const auto name = fresh("lossyabandon");
+    auto consumer =
+        om::stream<lossy_ring>::open(name, om::capacity = 16, om::lossy = true, om::size = 4);
+    (void)consumer.poll([](const auto&) {});
+    auto producer = om::stream<lossy_ring>::open(name, om::timeout = std::chrono::nanoseconds(0));
+    producer.append(blocks(0, 16));
+    EXPECT_THROW(consumer.poll([](const auto&) -> void { throw std::runtime_error("no"); }),
+                 std::runtime_error);  // window 0..3 goes back, unpinned
+    producer.append(blocks(16, 16));   // overwrites 0..15, that window included
+    EXPECT_EQ(group_lost(consumer, "default"), 16u);
+    std::vector<std::uint64_t> lost, got;
+    while (consumer.poll([&](const om::window<block64>& w) {
+        lost.push_back(w.lost());
+        for (const auto& b : w)
+            got.push_back(b.w[0]);
+    })) {
+    }
+    EXPECT_EQ(got, (std::vector<std::uint64_t>{16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
+                                               29, 30, 31}));
+    EXPECT_EQ(lost, (std::vector<std::uint64_t>{16, 0, 0, 0}));
+    const auto md = consumer.metadata();
+    EXPECT_EQ(md.groups.at(0).lost, 16u);
+    EXPECT_EQ(md.groups.at(0).in_flight, 0u);
+    EXPECT_EQ(md.groups.at(0).committed, 32u);
+}
+
+TEST_F(shm_ring_test, a_lossy_window_delivered_again_tells_its_loss_again) {
+    const auto name = fresh("lossyagain");
+    auto consumer =
+        om::stream<lossy_ring>::open(name, om::capacity = 16, om::lossy = true, om::size = 4);
+    (void)consumer.poll([](const auto&) {});
+    auto producer = om::stream<lossy_ring>::open(name, om::timeout = std::chrono::nanoseconds(0));
+    for (std::uint64_t i = 0; i < 48; i += 16)  // 0..31 overwritten
+        producer.append(blocks(i, 16));
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;  // first_seq, lost()
+    auto take = [&](const om::window<block64>& w) { seen.emplace_back(w.first_seq(), w.lost()); };
+    EXPECT_THROW(consumer.poll([&](const om::window<block64>& w) {
+        take(w);
+        throw std::runtime_error("again");
+    }),
+                 std::runtime_error);
+    while (consumer.poll(take)) {
+    }
+    using p = std::pair<std::uint64_t, std::uint64_t>;
+    EXPECT_EQ(seen, (std::vector<p>{{32, 32}, {32, 32}, {36, 0}, {40, 0}, {44, 0}}));
+    EXPECT_EQ(group_lost(consumer, "default"), 32u);
+}
+
+// Checks one window of a lossy ring against what came before it; returns
+// false (with a failure) on a torn record, a record of another lap, or a gap
+// that lost() does not account for.
+struct lossy_tally {
+    std::uint64_t delivered = 0, lost = 0, next = 0, errors = 0;
+    bool check(const om::window<block64>& w) {
+        if (w.first_seq() != next + w.lost())
+            ++errors;  // every record is delivered or told lost, nothing twice
+        lost += w.lost();
+        std::uint64_t seq = w.first_seq();
+        for (auto e : w.entries()) {
+            const block64 b = e.data();
+            if (!intact(b) || e.seq() != seq++)
+                ++errors;
+            ++delivered;
+        }
+        next = seq;
+        return errors == 0;
+    }
+};
+
+TEST_F(shm_ring_test, a_lossy_consumer_that_does_not_keep_up_accounts_for_every_record) {
+    const auto name = fresh("lossyslow");
+    constexpr std::uint64_t capacity = 256, total = 100'000;
+    auto consumer =
+        om::stream<lossy_ring>::open(name, om::capacity = capacity, om::lossy = true, om::size = 16,
+                                     om::max_wait = std::chrono::milliseconds(1));
+    (void)consumer.poll([](const auto&) {});
+    std::thread producer([&] {
+        auto p = om::stream<lossy_ring>::open(name);
+        for (std::uint64_t i = 0; i < total; ++i)
+            p.append(block_of(i));  // waits only while a window is out
+    });
+    // Start late, so that some records are surely overwritten.
+    while (consumer.metadata().appended < 4 * capacity)
+        std::this_thread::yield();
+    lossy_tally tally;
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    bool joined = false;
+    while (tally.delivered + tally.lost < total) {
+        ASSERT_LT(std::chrono::steady_clock::now(), until)
+            << "delivered " << tally.delivered << ", lost " << tally.lost;
+        (void)consumer.poll([&](const om::window<block64>& w) {
+            for (int again = 0; again < 4; ++again)  // a slow consumer: reads everything 5 times
+                for (const auto& b : w)
+                    tally.errors += !intact(b);
+            EXPECT_TRUE(tally.check(w)) << "window at " << w.first_seq();
+            for (auto e : w.entries())
+                tally.errors += e.data().w[0] != e.seq();  // values are sequence numbers here
+        });
+        if (!joined && consumer.metadata().appended == total) {
+            producer.join();
+            joined = true;
+        }
+    }
+    if (!joined)
+        producer.join();
+    EXPECT_EQ(tally.errors, 0u);
+    EXPECT_EQ(tally.delivered + tally.lost, total);
+    EXPECT_GT(tally.lost, 0u);
+    EXPECT_GT(tally.delivered, 0u);
+    const auto md = consumer.metadata();
+    EXPECT_EQ(md.appended, total);
+    EXPECT_EQ(md.groups.at(0).lost, tally.lost);
+    EXPECT_EQ(md.groups.at(0).committed, total);
+    ::testing::Test::RecordProperty("lost", std::to_string(tally.lost));
+}
+
+TEST_F(shm_ring_test, lossy_producer_and_consumer_processes_account_for_every_record) {
+    const auto name = fresh("lossymp");
+    constexpr std::uint64_t capacity = 512, per_producer = 200'000;
+    constexpr int producers = 2;
+    constexpr std::uint64_t total = per_producer * producers;
+    auto setup = om::stream<lossy_ring>::open(name, om::capacity = capacity, om::lossy = true,
+                                              om::group = "g");
+    (void)setup.poll([](const auto&) {});
+    int report[2];
+    ASSERT_EQ(::pipe(report), 0);
+    const pid_t consumer = spawn([&] {
+        auto c = om::stream<lossy_ring>::open(name, om::group = "g", om::size = 16,
+                                              om::max_wait = std::chrono::milliseconds(1));
+        lossy_tally tally;
+        std::vector<std::uint64_t> last(producers, 0);  // per producer: 1 + the last value seen
+        bool held = true;
+        while (tally.delivered + tally.lost < total) {
+            (void)c.poll([&](const om::window<block64>& w) {
+                const std::vector<block64> copy(w.begin(), w.end());
+                tally.check(w);
+                for (const auto& b : w) {
+                    const std::uint64_t p = b.w[0] >> 32, i = b.w[0] & 0xffff'ffffu;
+                    if (p >= producers || i + 1 <= last[p])
+                        ++tally.errors;  // another lap's record, or out of order
+                    else
+                        last[p] = i + 1;
+                }
+                // Slow, and meanwhile the producers hammer the ring: the
+                // window must stay as it was handed out.
+                for (int again = 0; again < 8; ++again) {
+                    std::size_t k = 0;
+                    for (const auto& b : w)
+                        held = held && b.w == copy[k++].w;
+                }
+            });
+        }
+        const std::uint64_t out[4] = {tally.delivered, tally.lost, tally.errors, held ? 1u : 0u};
+        return ::write(report[1], out, sizeof out) == static_cast<ssize_t>(sizeof out);
+    });
+    std::vector<pid_t> writers;
+    for (int p = 0; p < producers; ++p)
+        writers.push_back(spawn([=] {
+            auto s = om::stream<lossy_ring>::open(name);
+            for (std::uint64_t i = 0; i < per_producer; ++i)
+                s.append(block_of((std::uint64_t(p) << 32) | i));
+            return true;
+        }));
+    for (pid_t w : writers)
+        EXPECT_EQ(wait_exit(w), 0);
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    int status = 0;
+    while (::waitpid(consumer, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            kill_and_reap(consumer);
+            FAIL() << "the consumer did not account for every record";
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    std::uint64_t got[4] = {};
+    ASSERT_EQ(::read(report[0], got, sizeof got), static_cast<ssize_t>(sizeof got));
+    ::close(report[0]);
+    ::close(report[1]);
+    EXPECT_EQ(got[2], 0u) << "torn, misplaced or unaccounted records";
+    EXPECT_EQ(got[3], 1u) << "a window changed while its callback ran";
+    EXPECT_EQ(got[0] + got[1], total);
+    const auto md = setup.metadata();
+    EXPECT_EQ(md.appended, total);
+    EXPECT_EQ(md.groups.at(0).lost, got[1]);
+    EXPECT_EQ(md.groups.at(0).committed, total);
+    ::testing::Test::RecordProperty("lost", std::to_string(got[1]));
+}
+
+TEST_F(shm_ring_test, a_lossy_ring_is_not_held_up_by_a_consumer_killed_in_its_callback) {
+    const auto name = fresh("lossykill");
+    constexpr std::uint64_t capacity = 64;
+    auto survivor = om::stream<lossy_ring>::open(name, om::capacity = capacity, om::lossy = true,
+                                                 om::group = "g", om::size = 8);
+    (void)survivor.poll([](const auto&) {});
+    auto producer = om::stream<lossy_ring>::open(name);
+    producer.append(blocks(0, capacity));
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t child = spawn([&] {
+        auto c = om::stream<lossy_ring>::open(name, om::group = "g", om::size = 8);
+        return c.poll([&](const auto&) {
+            (void)::write(ready[1], "x", 1);
+            ::pause();  // dies here holding window 0..7
+        });
+    });
+    char x;
+    ASSERT_EQ(::read(ready[0], &x, 1), 1);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    // While the child lives, its window stops the producer.
+    auto impatient = om::stream<lossy_ring>::open(name, om::timeout = std::chrono::nanoseconds(0));
+    EXPECT_FALSE(impatient.try_append(block_of(capacity)));
+    kill_and_reap(child);
+    const auto killed_at = std::chrono::steady_clock::now();
+    for (std::uint64_t i = 0; i < 10; ++i)  // a dead member's pin holds nobody up for long
+        producer.append(blocks(capacity * (i + 1), capacity));
+    producer.append(block_of(11 * capacity));
+    const auto stall = std::chrono::steady_clock::now() - killed_at;
+    EXPECT_LT(stall, 2s) << std::chrono::duration_cast<std::chrono::milliseconds>(stall).count()
+                         << " ms";
+    constexpr std::uint64_t appended = 11 * capacity + 1;
+    std::uint64_t delivered = 0, told = 0, errors = 0;
+    auto take = [&](const om::window<block64>& w) {
+        told += w.lost();
+        std::uint64_t seq = w.first_seq();
+        for (auto e : w.entries())
+            errors += !intact(e.data()) || e.data().w[0] != e.seq() || e.seq() != seq++;
+        delivered += w.size();
+    };
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    // The survivor gets what is left, and gives the dead member's window up
+    // as lost once it sees the member is gone (it looks every 20 ms).
+    while (survivor.metadata().groups.at(0).in_flight != 0 ||
+           delivered + group_lost(survivor, "g") < appended) {
+        ASSERT_LT(std::chrono::steady_clock::now(), until);
+        if (!survivor.poll(take))
+            std::this_thread::yield();
+    }
+    EXPECT_EQ(errors, 0u);
+    EXPECT_EQ(delivered, capacity);  // the last lap
+    EXPECT_EQ(group_lost(survivor, "g"), appended - capacity);
+    // Records lost are told on the next window (the dead window's, if it
+    // was given up after the last one).
+    producer.append(blocks(appended, 8));
+    ASSERT_TRUE(survivor.poll(take));
+    EXPECT_EQ(told, appended - capacity);
+    const auto md = survivor.metadata();
+    EXPECT_EQ(md.groups.at(0).lost, appended - capacity);
+    EXPECT_EQ(md.groups.at(0).committed, appended + 8);
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ struct stream_metadata {
     std::uint64_t first_seq = 0;    // sequence number of the oldest record held
     std::uint64_t late = 0;         // sum over groups
     std::uint64_t dropped = 0;      // records released before every group processed them
+    bool lossy = false;             // shm_ring created with om::lossy: full means overwrite
     std::vector<group_metadata> groups;
     // mapped_log: what the last recovery on open cut off (S14: reported, never delivered).
     std::uint64_t recovered_cut_bytes = 0;

@@ -310,8 +310,15 @@ class memory_log {
         m.dropped = dropped_;
         for (const auto& g : groups_) {
             m.late += g.late;
-            m.groups.push_back({g.name, g.next.seq, g.committed(), g.windows, g.late, g.expired,
-                                g.in_flight.size()});
+            group_metadata gm;
+            gm.name = g.name;
+            gm.position = g.next.seq;
+            gm.committed = g.committed();
+            gm.windows = g.windows;
+            gm.late = g.late;
+            gm.expired = g.expired;
+            gm.in_flight = g.in_flight.size();
+            m.groups.push_back(std::move(gm));
         }
         return m;
     }

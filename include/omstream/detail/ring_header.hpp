@@ -10,15 +10,16 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 namespace omstream::detail {
 
 inline constexpr std::array<char, 8> ring_magic{'O', 'M', 'S', 'T', 'R', 'I', 'N', 'G'};
-// 2: the lossy flag, the pins of lossy rings, lost counts in group blocks.
+// 2: the lossy flag, the pins and lost counts of lossy rings.
 inline constexpr std::uint32_t ring_format_version = 2;
 inline constexpr std::size_t max_producers = 64;
 
-inline constexpr std::uint64_t ring_lossy = 1;          // ring_header::flags
+inline constexpr std::uint64_t ring_lossy = 1;              // ring_header::flags
 inline constexpr std::uint64_t no_pin = ~std::uint64_t{0};  // a member that reads nothing
 
 // A producer's claim in flight: [from, to) is being written by the process
@@ -39,6 +40,23 @@ struct producer_slot {
 // writer per word (its member), so no word ever needs a read-modify-write.
 struct alignas(64) member_pins {
     std::atomic<std::uint64_t> seq[shared_max_members];  // no_pin, or the lowest pinned seq
+};
+
+// Lossy rings only: what a group's state adds when records can be
+// overwritten before the group gets them. One beside each group_block of the
+// group table (same block id), written before and read with the block under
+// the group's `current` word, so the two change together; outside
+// group_block so that rings that never lose pay nothing for it.
+struct lossy_block {
+    std::uint64_t lost;          // records the group never got
+    std::uint64_t lost_pending;  // of those, the ones just before `next` not yet told on a window
+    std::uint64_t lost_before[shared_max_windows];  // told on each entry of `handed_out`
+};
+static_assert(std::is_trivially_copyable_v<lossy_block> && sizeof(lossy_block) % 8 == 0);
+
+struct lossy_group {
+    lossy_block initial;
+    lossy_block members[shared_max_members][2];
 };
 
 struct ring_header {
@@ -72,6 +90,7 @@ struct ring_header {
     alignas(64) std::atomic<std::uint64_t> pinning_groups;
     std::atomic<std::uint64_t> producers_used;
     member_pins pins[shared_max_groups];
+    lossy_group lossy_groups[shared_max_groups];
 };
 
 inline constexpr std::size_t ring_header_bytes = (sizeof(ring_header) + 4095) & ~std::size_t{4095};

@@ -51,12 +51,6 @@ struct group_block {
     std::uint64_t out;  // entries used in `handed_out`
     shared_window handed_out[shared_max_windows];
     alignas(8) std::array<std::byte, 64> state;  // the emitter's state
-    // Storages that may overwrite unprocessed records (a lossy shm_ring):
-    // records the group never got, in all; those just before `next`, not yet
-    // told on a window; and, for each entry of `handed_out`, those told on it.
-    std::uint64_t lost;
-    std::uint64_t lost_pending;
-    std::uint64_t lost_before[shared_max_windows];
 
     std::uint64_t committed() const noexcept {
         std::uint64_t low = next;
@@ -280,7 +274,6 @@ inline void finish_window(const group_member& me, std::uint64_t first_seq, bool 
             return;  // taken over meanwhile: it will come again
         if (committed) {
             b.handed_out[i] = b.handed_out[b.out - 1];
-            b.lost_before[i] = b.lost_before[b.out - 1];
             --b.out;
             ++b.windows;
         } else {

@@ -95,6 +95,75 @@ struct ring_mapping {
     }
 };
 
+// --- lossy rings: the group state's side block (ring_header::lossy_groups) ---
+
+inline lossy_block& lossy_block_of(ring_header& h, const group_slot& g,
+                                   std::uint64_t current) noexcept {
+    auto& side = h.lossy_groups[&g - h.groups.groups];
+    const std::uint64_t id = current & 0xff;
+    return id == initial_block ? side.initial : side.members[id / 2][id % 2];
+}
+
+// As snapshot(), with the side block of the same state.
+inline std::uint64_t lossy_snapshot(ring_header& h, group_slot& g, group_block& b,
+                                    lossy_block& x) noexcept {
+    constexpr std::size_t words = sizeof(lossy_block) / 8;
+    for (;;) {
+        const std::uint64_t current = g.current.load(std::memory_order_acquire);
+        copy_words(*block_of(g, current), b);
+        auto* src = reinterpret_cast<std::uint64_t*>(&lossy_block_of(h, g, current));
+        auto* dst = reinterpret_cast<std::uint64_t*>(&x);
+        for (std::size_t i = 0; i < words; ++i)
+            dst[i] = std::atomic_ref<std::uint64_t>(src[i]).load(std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (g.current.load(std::memory_order_relaxed) == current)
+            return current;
+    }
+}
+
+// As propose(), with the side block: written into the side of the spare
+// block that propose() fills (the one of ours that `seen` does not name),
+// before propose() publishes both with its compare-and-swap.
+inline bool lossy_propose(ring_header& h, const group_member& me, std::uint64_t seen,
+                          const group_block& b, const lossy_block& x) noexcept {
+    constexpr std::size_t words = sizeof(lossy_block) / 8;
+    const std::uint64_t mine = me.index * 2;
+    const std::uint64_t spare = (seen & 0xff) == mine ? mine + 1 : mine;
+    auto* dst = reinterpret_cast<std::uint64_t*>(
+        &h.lossy_groups[me.group - h.groups.groups].members[me.index][spare % 2]);
+    const auto* src = reinterpret_cast<const std::uint64_t*>(&x);
+    std::atomic_thread_fence(std::memory_order_release);
+    for (std::size_t i = 0; i < words; ++i)
+        std::atomic_ref<std::uint64_t>(dst[i]).store(src[i], std::memory_order_relaxed);
+    return propose(me, seen, b);
+}
+
+// As finish_window(), keeping each window's lost count with it.
+inline void lossy_finish_window(ring_header& h, const group_member& me, std::uint64_t first_seq,
+                                bool committed) {
+    group_block b;
+    lossy_block x;
+    for (;;) {
+        const std::uint64_t seen = lossy_snapshot(h, *me.group, b, x);
+        std::uint64_t i = 0;
+        while (i < b.out &&
+               !(b.handed_out[i].first_seq == first_seq && b.handed_out[i].owner == me.token))
+            ++i;
+        if (i == b.out)
+            return;  // taken over meanwhile: it will come again
+        if (committed) {
+            b.handed_out[i] = b.handed_out[b.out - 1];
+            x.lost_before[i] = x.lost_before[b.out - 1];
+            --b.out;
+            ++b.windows;
+        } else {
+            b.handed_out[i].owner = 0;
+        }
+        if (lossy_propose(h, me, seen, b, x))
+            return;
+    }
+}
+
 // Reads a stream's metadata from its header: everything but the records.
 inline stream_metadata ring_metadata(const ring_mapping& m) {
     const ring_header& h = *m.header;
@@ -106,6 +175,7 @@ inline stream_metadata ring_metadata(const ring_mapping& m) {
     md.layout = std::string(h.layout, strnlen(h.layout, sizeof h.layout));
     md.fingerprint = h.fingerprint;
     md.capacity = h.capacity;
+    md.lossy = (h.flags & ring_lossy) != 0;
     md.appended = h.tail.load(std::memory_order_acquire);
     md.dropped = h.skipped.load(std::memory_order_relaxed);
     // Lossy: what lies below this was overwritten, whatever the groups say.
@@ -117,7 +187,11 @@ inline stream_metadata ring_metadata(const ring_mapping& m) {
         if (g.status.load(std::memory_order_acquire) != group_active)
             continue;
         group_block b;
-        snapshot(g, b);
+        lossy_block x{};
+        if (m.lossy)
+            lossy_snapshot(const_cast<ring_header&>(h), g, b, x);
+        else
+            snapshot(g, b);
         any = true;
         low = std::min(low, b.committed());
         md.late += b.late;
@@ -130,7 +204,7 @@ inline stream_metadata ring_metadata(const ring_mapping& m) {
         gm.expired = b.expired;
         // Lost so far: what the group gave up, and what was overwritten before
         // it noticed (ahead of its position, or in a window nobody holds).
-        gm.lost = b.lost;
+        gm.lost = x.lost;
         if (m.lossy) {
             gm.lost += held_from > b.next ? held_from - b.next : 0;
             for (std::uint64_t i = 0; i < b.out; ++i)
@@ -160,8 +234,8 @@ class shm_ring {
     using group_handle = detail::group_member;
     using claim_type = detail::log_claim<T>;
     using accepted_options =
-        boost::hana::tuple<boost::hana::type<capacity_option>, boost::hana::type<permissions_option>,
-                           boost::hana::type<lossy_option>>;
+        boost::hana::tuple<boost::hana::type<capacity_option>,
+                           boost::hana::type<permissions_option>, boost::hana::type<lossy_option>>;
     static constexpr std::string_view kind = "stream.shm_ring";
 
     // Opens the segment /dev/shm/omstream.<name>, creating it at first
@@ -188,12 +262,13 @@ class shm_ring {
         capacity = std::bit_ceil(capacity);
         const std::size_t slot_size =
             fixed ? detail::frame_size(codec<T>::fixed_size) : detail::frame_size(payload);
-        auto m = map(name, capacity, slot_size, fixed ? codec<T>::fixed_size : payload, mode, lossy);
+        auto m =
+            map(name, capacity, slot_size, fixed ? codec<T>::fixed_size : payload, mode, lossy);
         if (Options::template has<lossy_option> && m->lossy != lossy)
             throw error(errc::invalid_option,
                         "shared-memory stream '" + std::string(name) + "' was created " +
-                            (m->lossy ? "lossy" : "not lossy") + ", not opened with om::lossy = " +
-                            (lossy ? "true" : "false") +
+                            (m->lossy ? "lossy" : "not lossy") +
+                            ", not opened with om::lossy = " + (lossy ? "true" : "false") +
                             "; leave om::lossy out to take the stream as it is, or remove it and "
                             "create it again");
         return shm_ring(std::move(m));
@@ -277,95 +352,23 @@ class shm_ring {
     template <class Pick>
     claim_type claim(const group_handle& me, std::int64_t now_ns, detail::claim_buffers& buffers,
                      Pick&& pick) {
-        detail::group_block b;
-        const bool lossy = m_->lossy;
-        // Lossy: whatever we pinned to read goes when we leave without a window.
-        pin_guard guard{*this};
-        for (;;) {
-            const std::uint64_t seen = detail::snapshot(*me.group, b);
-            local_->others_out =
-                std::any_of(b.handed_out, b.handed_out + b.out,
-                            [&](const detail::shared_window& w) { return w.owner != me.token; });
-            if (auto taken = take_over(me, b)) {
-                auto& w = b.handed_out[*taken];
-                if (lossy && pin_at(w.first_seq) > w.first_seq + m_->header->capacity) {
-                    // Nobody held it (its member threw or died) and producers
-                    // have overwritten it: its records are lost.
-                    forget_window(b, *taken);
-                    (void)detail::propose(me, seen, b);
-                    continue;
-                }
-                w.owner = me.token;
-                if (!detail::propose(me, seen, b))
-                    continue;
-                return hand_out(w, b.lost_before[*taken], buffers);
-            }
-            if (b.out == detail::shared_max_windows)
-                return {};  // too many windows out: wait for commits
-            // Lossy: pin where we read, skipping what producers overwrote.
-            bool changed = lossy && pin_from(b);
-            const std::uint64_t end = scan(b.next, me.group->committed);
-            // Slots given up as padding are no records: step over them.
-            while (b.next < end &&
-                   (detail::load_length(m_->slot(b.next)) & detail::frame_padding)) {
-                ++b.next;
-                changed = true;
-            }
-            for (;;) {
-                const std::size_t pending = spans(b.next, end, ~std::uint64_t{0}, buffers.pending);
-                const omstream::window<T> view(buffers.pending, pending, now_ns, b.next);
-                auto state = b.state;
-                detail::picked p;
-                try {
-                    p = pick(view, std::span<std::byte, 64>(state));
-                } catch (...) {
-                    // From a stale snapshot the emitter may have read slots that
-                    // producers are reusing: look again rather than fail.
-                    if (me.group->current.load(std::memory_order_acquire) == seen)
-                        throw;
-                    break;
-                }
-                if (p.what == action::wait) {
-                    if (changed)
-                        detail::propose(me, seen, b);  // keep the drops; a retry would redo them
-                    return {};
-                }
-                detail::check_picked(p, pending, [&] { return state != b.state; });
-                const std::uint64_t first = b.next;
-                const std::uint64_t after = p.count == pending ? end
-                                            : p.count == 0     ? first
-                                                               : seq_at(view, p.count - 1) + 1;
-                b.state = state;
-                b.next = after;
-                if (p.what == action::drop) {
-                    b.late += p.count;
-                    changed = true;
-                    continue;
-                }
-                const std::uint64_t lost = b.lost_pending;
-                b.lost_before[b.out] = lost;
-                b.lost_pending = 0;
-                auto& w = b.handed_out[b.out++];
-                w = {first, p.count, now_ns, me.token};
-                if (!detail::propose(me, seen, b))
-                    break;  // someone moved first: look again
-                return hand_out(w, lost, buffers);
-            }
-        }
+        if (m_->lossy) [[unlikely]]
+            return claim_lossy_window(me, now_ns, buffers, pick);
+        return claim_from<false>(me, now_ns, buffers, pick);
     }
 
     void commit(const group_handle& me, std::uint64_t ticket) {
-        detail::finish_window(me, ticket, true);
-        if (m_->lossy)
-            let_go(ticket);
+        if (m_->lossy) [[unlikely]]
+            finish_lossy(me, ticket, true);
+        else
+            detail::finish_window(me, ticket, true);
         m_->header->space.wake();
     }
     void abandon(const group_handle& me, std::uint64_t ticket) {
-        detail::finish_window(me, ticket, false);
-        if (m_->lossy) {
-            let_go(ticket);  // whoever takes it over pins it again (and checks it is intact)
-            m_->header->space.wake();
-        }
+        if (m_->lossy) [[unlikely]]
+            finish_lossy(me, ticket, false);  // whoever takes it over pins it again
+        else
+            detail::finish_window(me, ticket, false);
         m_->header->consumers.wake_always();  // another member may take it now
     }
 
@@ -434,6 +437,8 @@ class shm_ring {
         std::vector<dead_pin> dead_pins;
         std::chrono::steady_clock::time_point last_pin_check{};
         std::chrono::steady_clock::time_point pinned_since{};
+        std::uint64_t busy_seq = ~std::uint64_t{0};  // a slot whose last lap is still written
+        std::chrono::steady_clock::time_point busy_since{};
 
         ~local_state() {
             if (pin != nullptr)
@@ -720,23 +725,18 @@ class shm_ring {
         auto& me = h.producers[producer_slot()];
         std::chrono::steady_clock::time_point give_up{};
         std::uint64_t t = h.tail.load(std::memory_order_acquire);
-        int pinned_rounds = 0;
+        if (m_->lossy) {  // overwrites the oldest records when full (see "lossy rings")
+            if (!claim_lossy_space(me, t, n, timeout, try_only))
+                return false;
+            write(records, t, n, created_ns);
+            me.from.store(t + n, std::memory_order_release);
+            h.consumers.wake();
+            return true;
+        }
         for (;;) {
             if (t + n > local_->low_cache + h.capacity) {
                 local_->low_cache = lowest_needed(t);
                 if (t + n > local_->low_cache + h.capacity) {
-                    if (m_->lossy) {  // full: overwrite the oldest records, unless pinned
-                        const lossy_claim r = claim_lossy(me, t, n);
-                        if (r == lossy_claim::claimed)
-                            break;
-                        if (r == lossy_claim::raced)
-                            continue;
-                        if (try_only)
-                            return false;
-                        wait_for_pins(t, n, timeout, give_up, pinned_rounds);
-                        t = h.tail.load(std::memory_order_acquire);
-                        continue;
-                    }
                     if (try_only)
                         return false;
                     wait_for_room(n, timeout, give_up);
@@ -836,25 +836,124 @@ class shm_ring {
     // A pin only rises without the check: a member that stops reading below
     // X can let producers in. Producers with room (t + n within every
     // group's `committed` + capacity, which is at most any live pin) skip
-    // all this, so the non-lossy path is what it was. A dead member's pin is
-    // ignored by a producer once it has been stuck on it for a while.
+    // the handshake. A dead member's pin is ignored by a producer once it
+    // has been stuck on it for a while.
+    //
+    // Producers also wait for each other: once groups may pass records
+    // that are not published yet, a producer descheduled between its claim
+    // and its write could be lapped, and would then write last lap's record
+    // into a slot that holds a window. So seq s is claimed only when its
+    // slot holds the published record s - capacity (or no live producer is
+    // still writing that slot): no slot ever has two writers, and a record
+    // that a consumer found published stays what it is until it is claimed
+    // over. The non-lossy path does none of this (there, no claim passes an
+    // unpublished record), so it is what it was.
+    //
+    // What a group lost (in all, not yet told, and told on each window out)
+    // sits in a side block of each group block (lossy_block), written and
+    // read with it under the group's `current` word: a window handed out
+    // again after its member threw or died tells the same lost() again.
 
-    // What a producer's attempt to claim a full lossy ring came to.
-    enum class lossy_claim { claimed, raced, pinned };
+    // What a producer's attempt to claim a lossy ring came to.
+    enum class lossy_claim { claimed, raced, pinned, busy };
+
+    // Claims [t, t + n) in a lossy ring (t: the tail as last seen, then the
+    // claim); false when try_only and it would have to wait.
+    bool claim_lossy_space(detail::producer_slot& me, std::uint64_t& t, std::size_t n,
+                           std::chrono::nanoseconds timeout, bool try_only) {
+        std::chrono::steady_clock::time_point give_up{};
+        int rounds = 0;
+        for (;;) {
+            const lossy_claim r = claim_lossy(me, t, n);
+            if (r == lossy_claim::claimed)
+                return true;
+            if (r == lossy_claim::raced)
+                continue;
+            if (try_only)
+                return false;
+            wait_to_overwrite(r, t, n, timeout, give_up, rounds);
+            t = m_->header->tail.load(std::memory_order_acquire);
+        }
+    }
 
     lossy_claim claim_lossy(detail::producer_slot& me, std::uint64_t& t, std::size_t n) {
         auto& h = *m_->header;
         me.from.store(t, std::memory_order_relaxed);
-        me.to.store(t + n, std::memory_order_seq_cst);  // publish how far we will overwrite...
-        const std::uint64_t pinned = lowest_pinned();   // ...then look at the pins
-        if (pinned != detail::no_pin && t + n > pinned + h.capacity) {
-            me.to.store(t, std::memory_order_release);  // retract: nothing claimed
-            return lossy_claim::pinned;
+        bool full = t + n > local_->low_cache + h.capacity;
+        if (full) {
+            local_->low_cache = lowest_needed(t);
+            full = t + n > local_->low_cache + h.capacity;
+        }
+        if (full) {
+            me.to.store(t + n, std::memory_order_seq_cst);  // publish how far we will overwrite...
+            const std::uint64_t pinned = lowest_pinned();   // ...then look at the pins
+            if (pinned != detail::no_pin && t + n > pinned + h.capacity) {
+                me.to.store(t, std::memory_order_release);  // retract: nothing claimed
+                return lossy_claim::pinned;
+            }
+        } else {
+            me.to.store(t + n, std::memory_order_relaxed);
+        }
+        if (!laps_done(me, t, n)) {
+            me.to.store(t, std::memory_order_release);
+            return lossy_claim::busy;
         }
         if (h.tail.compare_exchange_weak(t, t + n, std::memory_order_seq_cst,
                                          std::memory_order_acquire))
             return lossy_claim::claimed;
         return lossy_claim::raced;
+    }
+
+    // Whether the slots of [t, t + n) are done with their previous lap: each
+    // holds the published record s - capacity, or no other live producer is
+    // writing it (its writer died, or it was given up as padding).
+    bool laps_done(const detail::producer_slot& me, std::uint64_t t, std::size_t n) {
+        const std::uint64_t capacity = m_->header->capacity;
+        for (std::uint64_t s = std::max<std::uint64_t>(t, capacity); s < t + n; ++s) {
+            const std::byte* frame = m_->slot(s);
+            const std::uint32_t word = detail::load_length(frame);
+            if (m_->published(s - capacity, word) && !(word & detail::frame_padding) &&
+                seq_of(frame) == s - capacity)
+                continue;
+            if (writing_slot(me, s))
+                return false;
+        }
+        return true;
+    }
+
+    // Whether another live producer still writes an earlier lap's record into the slot of `s`.
+    bool writing_slot(const detail::producer_slot& me, std::uint64_t s) {
+        auto& h = *m_->header;
+        const std::uint64_t capacity = h.capacity;
+        const std::uint64_t used = std::min<std::uint64_t>(
+            h.producers_used.load(std::memory_order_acquire), detail::max_producers);
+        for (std::uint64_t i = 0; i < used; ++i) {
+            auto& p = h.producers[i];
+            if (&p == &me)
+                continue;
+            const std::uint64_t token = p.token.load(std::memory_order_acquire);
+            const std::uint64_t from = p.from.load(std::memory_order_acquire);
+            const std::uint64_t to = p.to.load(std::memory_order_acquire);
+            if (token == 0 || from >= to || from >= s)
+                continue;
+            if (to - from < capacity && (s - from) % capacity >= to - from)
+                continue;  // its claim misses this slot
+            // A writer stuck for long may be dead (a SIGKILL between claim and write).
+            const auto now = std::chrono::steady_clock::now();
+            if (local_->busy_seq != s) {
+                local_->busy_seq = s;
+                local_->busy_since = now;
+                return true;
+            }
+            if (now - local_->busy_since < detail::stuck_check_after)
+                return true;
+            if (detail::process_alive(static_cast<std::uint32_t>(token),
+                                      p.start_time.load(std::memory_order_relaxed))) {
+                local_->busy_since = now;
+                return true;
+            }
+        }
+        return false;
     }
 
     // The lowest sequence number some live member of a lossy ring may read.
@@ -909,10 +1008,12 @@ class shm_ring {
         }
     }
 
-    // A lossy producer stopped by a pin: a window's callback runs, or a
-    // consumer picks (microseconds). Spins, then naps until a commit.
-    void wait_for_pins(std::uint64_t t, std::size_t n, std::chrono::nanoseconds timeout,
-                       std::chrono::steady_clock::time_point& give_up, int& rounds) {
+    // A lossy producer stopped by a pin (a window's callback runs, or a
+    // consumer picks: microseconds), or by a producer still writing the
+    // previous lap. Spins, then naps until a commit.
+    void wait_to_overwrite(lossy_claim why, std::uint64_t t, std::size_t n,
+                           std::chrono::nanoseconds timeout,
+                           std::chrono::steady_clock::time_point& give_up, int& rounds) {
         auto& h = *m_->header;
         const bool limited = timeout >= std::chrono::nanoseconds::zero();
         const auto now = std::chrono::steady_clock::now();
@@ -924,9 +1025,10 @@ class shm_ring {
             throw error(errc::full,
                         "lossy shared-memory stream '" + m_->name +
                             "' could not overwrite its oldest records for the whole timeout: a "
-                            "consumer held them in a window all along; return from callbacks "
-                            "sooner, or create the stream with a larger capacity");
-        if (now - local_->pinned_since >= detail::stuck_check_after &&
+                            "consumer held them in a window (or a producer was still writing "
+                            "them) all along; return from callbacks sooner, or create the "
+                            "stream with a larger capacity");
+        if (why == lossy_claim::pinned && now - local_->pinned_since >= detail::stuck_check_after &&
             now - local_->last_pin_check >= detail::stuck_check_after) {
             local_->last_pin_check = now;
             find_dead_pins(t, n);
@@ -935,7 +1037,7 @@ class shm_ring {
             detail::cpu_relax();
             return;
         }
-        if (rounds < 128) {
+        if (rounds < 128 || why != lossy_claim::pinned) {
             std::this_thread::yield();
             return;
         }
@@ -955,7 +1057,7 @@ class shm_ring {
         for (std::uint64_t s : local_->held)
             seq = std::min(seq, s);
         local_->pin->store(seq, std::memory_order_seq_cst);  // publish our pin...
-        std::uint64_t reach = 0;                              // ...then look at the claims
+        std::uint64_t reach = 0;                             // ...then look at the claims
         const std::uint64_t used = std::min<std::uint64_t>(
             h.producers_used.load(std::memory_order_seq_cst), detail::max_producers);
         for (std::uint64_t i = 0; i < used; ++i)
@@ -967,7 +1069,7 @@ class shm_ring {
 
     // Pins the group's position, moving it past records that producers
     // have overwritten or are overwriting. Returns whether it moved.
-    bool pin_from(detail::group_block& b) {
+    bool pin_from(detail::group_block& b, detail::lossy_block& x) {
         const std::uint64_t capacity = m_->header->capacity;
         bool moved = false;
         for (;;) {
@@ -975,19 +1077,20 @@ class shm_ring {
             if (reach <= b.next + capacity)
                 return moved;
             const std::uint64_t oldest = reach - capacity;  // the oldest record that stays
-            b.lost += oldest - b.next;
-            b.lost_pending += oldest - b.next;
+            x.lost += oldest - b.next;
+            x.lost_pending += oldest - b.next;
             b.next = oldest;
             moved = true;
         }
     }
 
     // Gives up handed-out window `i`, overwritten while nobody held it.
-    static void forget_window(detail::group_block& b, std::size_t i) noexcept {
-        b.lost += b.handed_out[i].count;
-        b.lost_pending += b.lost_before[i] + b.handed_out[i].count;
+    static void forget_window(detail::group_block& b, detail::lossy_block& x,
+                              std::size_t i) noexcept {
+        x.lost += b.handed_out[i].count;
+        x.lost_pending += x.lost_before[i] + b.handed_out[i].count;
         b.handed_out[i] = b.handed_out[b.out - 1];
-        b.lost_before[i] = b.lost_before[b.out - 1];
+        x.lost_before[i] = x.lost_before[b.out - 1];
         --b.out;
     }
 
@@ -999,6 +1102,15 @@ class shm_ring {
         for (std::uint64_t s : local_->held)
             low = std::min(low, s);
         local_->pin->store(low, std::memory_order_release);
+    }
+
+    // commit() and abandon() of lossy rings (out of line: see claim_from).
+    [[gnu::noinline]] void finish_lossy(const group_handle& me, std::uint64_t ticket,
+                                        bool committed) {
+        detail::lossy_finish_window(*m_->header, me, ticket, committed);
+        let_go(ticket);
+        if (!committed)
+            m_->header->space.wake();  // our pin is gone: a producer may go on
     }
 
     void let_go(std::uint64_t ticket) noexcept {
@@ -1018,8 +1130,125 @@ class shm_ring {
             }
         }
     };
+    struct no_guard {
+        explicit no_guard(shm_ring&) noexcept {}
+    };
 
     // --- consuming ---
+
+    // claim() for lossy rings (Lossy) or not: one source, so that the
+    // non-lossy instance is free of the lossy bookkeeping. Inlined as claim()
+    // was before it had two instances (GCC 12 stops inlining it otherwise:
+    // about 20 ns more per window), the lossy one behind a call.
+    template <class Pick>
+    [[gnu::noinline]] claim_type claim_lossy_window(const group_handle& me, std::int64_t now_ns,
+                                                    detail::claim_buffers& buffers, Pick& pick) {
+        return claim_from<true>(me, now_ns, buffers, pick);
+    }
+    template <bool Lossy, class Pick>
+    [[gnu::always_inline]] inline claim_type claim_from(const group_handle& me, std::int64_t now_ns,
+                                                        detail::claim_buffers& buffers,
+                                                        Pick& pick) {
+        detail::group_block b;
+        [[maybe_unused]] detail::lossy_block x;
+        // Lossy: whatever we pinned to read goes when we leave without a window.
+        std::conditional_t<Lossy, pin_guard, no_guard> guard{*this};
+        auto snapshot = [&] {
+            if constexpr (Lossy)
+                return detail::lossy_snapshot(*m_->header, *me.group, b, x);
+            else
+                return detail::snapshot(*me.group, b);
+        };
+        auto propose = [&](std::uint64_t seen) {
+            if constexpr (Lossy)
+                return detail::lossy_propose(*m_->header, me, seen, b, x);
+            else
+                return detail::propose(me, seen, b);
+        };
+        for (;;) {
+            const std::uint64_t seen = snapshot();
+            local_->others_out =
+                std::any_of(b.handed_out, b.handed_out + b.out,
+                            [&](const detail::shared_window& w) { return w.owner != me.token; });
+            if (auto taken = take_over(me, b)) {
+                auto& w = b.handed_out[*taken];
+                std::uint64_t lost = 0;
+                if constexpr (Lossy) {
+                    if (pin_at(w.first_seq) > w.first_seq + m_->header->capacity) {
+                        // Nobody held it (its member threw or died) and producers
+                        // have overwritten it: its records are lost.
+                        forget_window(b, x, *taken);
+                        (void)propose(seen);
+                        continue;
+                    }
+                    lost = x.lost_before[*taken];
+                }
+                w.owner = me.token;
+                if (!propose(seen))
+                    continue;
+                if constexpr (Lossy)
+                    local_->held.push_back(w.first_seq);  // pinned until commit (pin_guard)
+                return hand_out(w, lost, buffers);
+            }
+            if (b.out == detail::shared_max_windows)
+                return {};  // too many windows out: wait for commits
+            bool changed = false;
+            if constexpr (Lossy)
+                changed = pin_from(b, x);  // pin where we read, past what producers overwrote
+            const std::uint64_t end = scan(b.next, me.group->committed);
+            // Slots given up as padding are no records: step over them.
+            while (b.next < end &&
+                   (detail::load_length(m_->slot(b.next)) & detail::frame_padding)) {
+                ++b.next;
+                changed = true;
+            }
+            for (;;) {
+                const std::size_t pending = spans(b.next, end, ~std::uint64_t{0}, buffers.pending);
+                const omstream::window<T> view(buffers.pending, pending, now_ns, b.next);
+                auto state = b.state;
+                detail::picked p;
+                try {
+                    p = pick(view, std::span<std::byte, 64>(state));
+                } catch (...) {
+                    // From a stale snapshot the emitter may have read slots that
+                    // producers are reusing: look again rather than fail.
+                    if (me.group->current.load(std::memory_order_acquire) == seen)
+                        throw;
+                    break;
+                }
+                if (p.what == action::wait) {
+                    if (changed)
+                        propose(seen);  // keep the drops; a retry would redo them
+                    return {};
+                }
+                detail::check_picked(p, pending, [&] { return state != b.state; });
+                const std::uint64_t first = b.next;
+                const std::uint64_t after = p.count == pending ? end
+                                            : p.count == 0     ? first
+                                                               : seq_at(view, p.count - 1) + 1;
+                b.state = state;
+                b.next = after;
+                if (p.what == action::drop) {
+                    b.late += p.count;
+                    changed = true;
+                    continue;
+                }
+                std::uint64_t lost = 0;
+                if constexpr (Lossy) {  // told on this window, and kept with it
+                    lost = x.lost_pending;
+                    x.lost_before[b.out] = lost;
+                    x.lost_pending = 0;
+                }
+                auto& w = b.handed_out[b.out++];
+                w = {first, p.count, now_ns, me.token};
+                if (!propose(seen))
+                    break;  // someone moved first: look again
+                if constexpr (Lossy)
+                    local_->held.push_back(w.first_seq);  // pinned until commit (pin_guard)
+                return hand_out(w, lost, buffers);
+            }
+        }
+    }
 
     // How far records are published from `from` on, giving up slots whose
     // writer died (S3 issue: bounded stall after a producer's SIGKILL).
@@ -1124,8 +1353,6 @@ class shm_ring {
     claim_type hand_out(const detail::shared_window& w, std::uint64_t lost,
                         detail::claim_buffers& buffers) {
         const std::size_t n = spans(w.first_seq, ~std::uint64_t{0} >> 1, w.count, buffers.window);
-        if (m_->lossy)
-            local_->held.push_back(w.first_seq);  // pinned from now until commit (pin_guard)
         return {true, omstream::window<T>(buffers.window, n, w.created_ns, w.first_seq, lost),
                 w.first_seq};
     }
