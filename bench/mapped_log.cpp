@@ -556,6 +556,34 @@ void bench_log_append(bool batched, bool prefault) {
     });
 }
 
+// 8-byte records (the row for every storage with u64 records): single
+// appends into a fresh log, segments and page faults included.
+void bench_log_append_u64() {
+    const std::string name = "omstream.mapped_log.u64";
+    guarded(name, [&] {
+        row& r = add_row(name);
+        const u64 n = records();
+        std::vector<double> rates;
+        for (int i = 0; i < repetitions(); ++i) {
+            omstream::mapped_log<std::uint64_t>::remove("append-u64", g_dir);
+            {
+                auto s = omstream::stream<omstream::mapped_log<std::uint64_t>>::open(
+                    "append-u64", omstream::root = g_dir, omstream::segment_size = segment_bytes);
+                const auto t0 = steady_ns();
+                for (u64 v = 0; v < n; ++v) s.append(v);
+                const auto t1 = steady_ns();
+                rates.push_back(static_cast<double>(n) / (static_cast<double>(t1 - t0) * 1e-9));
+                if (s.metadata().appended != n)
+                    throw phase_error("the u64 log holds the wrong number of records");
+            }
+            omstream::mapped_log<std::uint64_t>::remove("append-u64", g_dir);
+        }
+        set_rate(r, rates, n);
+        append_note(r, "single appends of std::uint64_t into a fresh log (32 B frames), segment "
+                       "creation and page faults included");
+    });
+}
+
 // --- 3. LMDB ----------------------------------------------------------------------
 
 #if defined(OMSTREAM_HAVE_LMDB)
@@ -1203,6 +1231,7 @@ int main() {
     bench_log_append(true, false);
     bench_log_append(false, true);
     bench_log_append(true, true);
+    bench_log_append_u64();
 #if defined(OMSTREAM_HAVE_LMDB)
     bench_lmdb(lmdb_txn_records);
     bench_lmdb(1);
