@@ -23,7 +23,7 @@ namespace omstream::detail {
 
 inline constexpr std::array<char, 8> log_magic{'O', 'M', 'S', 'T', 'R', 'L', 'O', 'G'};
 inline constexpr std::array<char, 8> segment_magic{'O', 'M', 'S', 'T', 'R', 'S', 'E', 'G'};
-inline constexpr std::uint32_t log_format_version = 1;
+inline constexpr std::uint32_t log_format_version = 2;
 inline constexpr std::size_t log_max_producers = 64;
 inline constexpr std::size_t segment_index_entries = 512;
 inline constexpr std::size_t segment_header_bytes = 16384;

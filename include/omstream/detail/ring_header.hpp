@@ -16,7 +16,7 @@ namespace omstream::detail {
 
 inline constexpr std::array<char, 8> ring_magic{'O', 'M', 'S', 'T', 'R', 'I', 'N', 'G'};
 // 2: the lossy flag, the pins and lost counts of lossy rings.
-inline constexpr std::uint32_t ring_format_version = 2;
+inline constexpr std::uint32_t ring_format_version = 3;
 inline constexpr std::size_t max_producers = 64;
 
 inline constexpr std::uint64_t ring_lossy = 1;              // ring_header::flags

@@ -48,9 +48,10 @@ struct group_block {
     std::uint64_t windows;  // committed
     std::uint64_t late;
     std::uint64_t expired;
-    std::uint64_t out;  // entries used in `handed_out`
-    shared_window handed_out[shared_max_windows];
+    std::uint64_t out;                           // entries used in `handed_out`
     alignas(8) std::array<std::byte, 64> state;  // the emitter's state
+    // Last, so that copies stop after the `out` entries in use.
+    shared_window handed_out[shared_max_windows];
 
     std::uint64_t committed() const noexcept {
         std::uint64_t low = next;
@@ -96,17 +97,29 @@ inline group_block* block_of(group_slot& g, std::uint64_t current) noexcept {
     return &g.members[id / 2].blocks[id % 2];
 }
 
+// The words of a block that hold its state: all but the unused entries of
+// `handed_out` (most windows go out one at a time, so a copy moves about a
+// third of the block).
+inline std::size_t live_words(std::uint64_t out) noexcept {
+    const std::size_t used = out < shared_max_windows ? out : shared_max_windows;
+    return (offsetof(group_block, handed_out) + used * sizeof(shared_window)) / 8;
+}
+
 // Word by word with relaxed atomic accesses: the block may be rewritten while
-// we copy it, which the caller detects by `current` having moved.
+// we copy it, which the caller detects by `current` having moved (a torn
+// `out` only changes how much is copied).
 inline void copy_words(const group_block& from, group_block& to) noexcept {
-    constexpr std::size_t words = sizeof(group_block) / 8;
     auto* src = reinterpret_cast<std::uint64_t*>(const_cast<group_block*>(&from));
     auto* dst = reinterpret_cast<std::uint64_t*>(&to);
-    for (std::size_t i = 0; i < words; ++i)
+    constexpr std::size_t head = offsetof(group_block, handed_out) / 8;
+    for (std::size_t i = 0; i < head; ++i)
+        dst[i] = std::atomic_ref<std::uint64_t>(src[i]).load(std::memory_order_relaxed);
+    const std::size_t words = live_words(to.out);
+    for (std::size_t i = head; i < words; ++i)
         dst[i] = std::atomic_ref<std::uint64_t>(src[i]).load(std::memory_order_relaxed);
 }
 inline void store_words(const group_block& from, group_block& to) noexcept {
-    constexpr std::size_t words = sizeof(group_block) / 8;
+    const std::size_t words = live_words(from.out);
     const auto* src = reinterpret_cast<const std::uint64_t*>(&from);
     auto* dst = reinterpret_cast<std::uint64_t*>(&to);
     for (std::size_t i = 0; i < words; ++i)

@@ -420,6 +420,9 @@ class mapped_log {
         // Producer side: the segment written last, and what is not yet synced.
         std::uint64_t segment_k = no_pos;
         std::byte* segment_base = nullptr;
+        // Consumer side: the frames of the segment read last.
+        std::uint64_t read_k = no_pos;
+        std::byte* read_data = nullptr;
         std::uint64_t unsynced = 0;
         std::chrono::steady_clock::time_point last_sync = std::chrono::steady_clock::now();
         // Oldest retained record, for the oldest segment seen.
@@ -722,6 +725,8 @@ class mapped_log {
         for (auto it = m_->segments.begin(); it != m_->segments.end() && it->first < below;) {
             if (it->first == local_->segment_k)
                 local_->segment_k = no_pos;
+            if (it->first == local_->read_k)
+                local_->read_data = nullptr;
             it = m_->segments.erase(it);
         }
     }
@@ -964,14 +969,13 @@ class mapped_log {
     void extend() {
         auto& l = *local_;
         const auto D = m_->data_size;
-        std::byte* data = nullptr;
-        std::uint64_t data_k = no_pos;
         for (;;) {
             const std::uint64_t k = l.front_pos / D;
-            if (k != data_k) {
-                data = segment_data(k);
-                data_k = k;
+            if (k != l.read_k || l.read_data == nullptr) {
+                l.read_data = segment_data(k);
+                l.read_k = k;
             }
+            std::byte* data = l.read_data;
             if (data == nullptr)
                 break;  // not created yet, or deleted by retention (the claim moves past it)
             const std::size_t off = l.front_pos % D;
@@ -1072,7 +1076,12 @@ class mapped_log {
         const std::byte* first = l.spans.front().first;
         l.pend_seq = detail::header_of(first).seq;
         const auto D = m_->data_size;
-        // Position: the segment of the span, found from the mapping it lives in.
+        // Position: the segment of the span, found from the mapping it lives
+        // in (nearly always the one the reader is in).
+        if (l.read_data != nullptr && first >= l.read_data && first < l.read_data + D) {
+            l.pend_pos = l.read_k * D + static_cast<std::uint64_t>(first - l.read_data);
+            return;
+        }
         std::lock_guard lock(m_->mutex);
         for (const auto& [k, f] : m_->segments) {
             const std::byte* data = f->base + detail::segment_header_bytes;
