@@ -5,6 +5,9 @@
 
 #include "support/log_home.hpp"
 
+#include "support/processes.hpp"
+#include "support/stalling_record.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,42 +37,11 @@ namespace {
 using u64_log = om::mapped_log<std::uint64_t>;
 using u64_stream = om::stream<u64_log>;
 
-// Runs `body` in a child process; returns its pid. The child exits 0 when
-// `body` returns true, 1 when it returns false or throws.
-template <class Body>
-pid_t spawn(Body body) {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        int code = 0;
-        try {
-            code = body() ? 0 : 1;
-        } catch (const std::exception& e) {
-            std::fprintf(stderr, "child %d: %s\n", ::getpid(), e.what());
-            code = 1;
-        }
-        std::fflush(nullptr);
-        ::_exit(code);
-    }
-    return pid;
-}
-
-int wait_exit(pid_t pid) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-template <class Body>
-int in_child(Body body) {
-    return wait_exit(spawn(body));
-}
-
-void kill_and_reap(pid_t pid) {
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-}
+using omstream::testing::in_child;
+using omstream::testing::kill_and_reap;
+using omstream::testing::spawn;
+using omstream::testing::stalling;
+using omstream::testing::wait_exit;
 
 // A counter that children and the parent share (anonymous shared memory).
 struct shared_counters {
@@ -371,32 +343,6 @@ TEST_F(mapped_log_test, producer_processes_and_consumer_processes_share_a_log) {
         sum += (p << 32) * per_producer + per_producer * (per_producer - 1) / 2;
     EXPECT_EQ(counts[1].load(), sum);
 }
-
-// A codec whose encode never returns once told to: the producer dies after
-// claiming, before committing, as a SIGKILL at the worst moment.
-struct stalling {
-    std::uint64_t value;
-    static inline bool stall = false;
-};
-}  // namespace
-
-template <>
-struct omstream::codec<stalling> {
-    static constexpr std::size_t fixed_size = 8;
-    static std::size_t encoded_size(const stalling&) { return 8; }
-    static void encode(const stalling& s, std::byte* out) {
-        if (stalling::stall)
-            ::pause();
-        std::memcpy(out, &s.value, 8);
-    }
-    static stalling decode(std::span<const std::byte> bytes) {
-        stalling s{};
-        std::memcpy(&s.value, bytes.data(), 8);
-        return s;
-    }
-};
-
-namespace {
 
 TEST_F(mapped_log_test, a_producer_killed_between_claim_and_commit_stalls_nobody_for_long) {
     using stall_log = om::mapped_log<stalling>;

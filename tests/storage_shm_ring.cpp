@@ -3,6 +3,9 @@
 // is in the conformance suite.
 #include <omstream/stream.hpp>
 
+#include "support/processes.hpp"
+#include "support/stalling_record.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -33,36 +36,11 @@ std::string unique(const std::string& what) {
     return "shmtest-" + what + "-" + std::to_string(::getpid());
 }
 
-// Runs `body` in a child process; returns its pid. The child exits 0 when
-// `body` returns and 1 when it throws or a check fails.
-template <class Body>
-pid_t spawn(Body body) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        int code = 0;
-        try {
-            code = body() ? 0 : 1;
-        } catch (const std::exception& e) {
-            std::fprintf(stderr, "child %d: %s\n", ::getpid(), e.what());
-            code = 1;
-        }
-        std::fflush(nullptr);
-        ::_exit(code);
-    }
-    return pid;
-}
-
-int wait_exit(pid_t pid) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-void kill_and_reap(pid_t pid) {
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-}
+using omstream::testing::in_child;
+using omstream::testing::kill_and_reap;
+using omstream::testing::spawn;
+using omstream::testing::stalling;
+using omstream::testing::wait_exit;
 
 struct shm_ring_test : ::testing::Test {
     std::vector<std::string> names;
@@ -178,32 +156,6 @@ TEST_F(shm_ring_test, three_producer_processes_and_two_groups_of_two_consumer_pr
         EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a record came twice";
     }
 }
-
-// A codec whose encode never returns once told to: the producer has claimed
-// its slot and dies before committing it, as a SIGKILL at the worst moment.
-struct stalling {
-    std::uint64_t value;
-    static inline bool stall = false;
-};
-}  // namespace
-
-template <>
-struct omstream::codec<stalling> {
-    static constexpr std::size_t fixed_size = 8;
-    static std::size_t encoded_size(const stalling&) { return 8; }
-    static void encode(const stalling& s, std::byte* out) {
-        if (stalling::stall)
-            ::pause();
-        std::memcpy(out, &s.value, 8);
-    }
-    static stalling decode(std::span<const std::byte> bytes) {
-        stalling s{};
-        std::memcpy(&s.value, bytes.data(), 8);
-        return s;
-    }
-};
-
-namespace {
 
 TEST_F(shm_ring_test, a_producer_killed_between_claim_and_commit_stalls_nobody_for_long) {
     using stall_ring = om::shm_ring<stalling>;

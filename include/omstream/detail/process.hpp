@@ -3,6 +3,7 @@
 // start time (field 22 of /proc/<pid>/stat, in clock ticks since boot).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -56,6 +57,11 @@ struct process_id {
         return cached;
     }
 };
+
+// How long a reader waits on a record claimed but not published before it
+// asks whether the writer is alive: a writer's SIGKILL stalls readers about
+// this long.
+inline constexpr std::chrono::milliseconds stuck_check_after{2};
 
 // Whether the process still runs. A zombie counts as dead (it will never
 // commit anything again), and so does a new process that reuses the pid.

@@ -19,10 +19,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -263,6 +265,46 @@ group_member join_group(group_table& table, std::string_view name,
     throw error(errc::full, "group '" + std::string(name) + "' has " +
                                 std::to_string(shared_max_members) +
                                 " live members already; stop one or use another group");
+}
+
+// The lowest position any group still needs: producers reuse nothing below
+// it. With no group yet, records wait for the first one (0: nothing is reused).
+inline std::uint64_t lowest_committed(group_table& table) noexcept {
+    std::uint64_t low = ~std::uint64_t{0};
+    bool any = false;
+    for (auto& g : table.groups) {
+        if (g.status.load(std::memory_order_acquire) == group_free)
+            continue;
+        any = true;
+        low = std::min(low, g.committed.load(std::memory_order_acquire));
+    }
+    return any ? low : 0;
+}
+
+// How often a member looks whether the members holding windows still live.
+inline constexpr std::chrono::milliseconds dead_member_check_every{20};
+
+// A window that another member left: abandoned (its callback threw), the
+// oldest first, or, at most every dead_member_check_every, held by a member
+// whose process is gone (S9).
+inline std::optional<std::size_t> window_to_take_over(
+    const group_member& me, const group_block& b,
+    std::chrono::steady_clock::time_point& last_dead_check) {
+    std::optional<std::size_t> best;
+    for (std::size_t i = 0; i < b.out; ++i)
+        if (b.handed_out[i].owner == 0 &&
+            (!best || b.handed_out[i].first_seq < b.handed_out[*best].first_seq))
+            best = i;
+    if (best || b.out == 0)
+        return best;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_dead_check < dead_member_check_every)
+        return best;
+    last_dead_check = now;
+    for (std::size_t i = 0; i < b.out; ++i)
+        if (b.handed_out[i].owner != me.token && owner_gone(*me.group, b.handed_out[i].owner))
+            return i;
+    return best;
 }
 
 inline void leave_group(const group_member& me) noexcept {

@@ -48,11 +48,6 @@ namespace omstream {
 
 namespace detail {
 
-// How long a reader waits on an unpublished frame before asking whether its
-// writer is alive (the stall after a producer dies is bounded by about this).
-inline constexpr std::chrono::milliseconds log_stuck_check_after{2};
-inline constexpr std::chrono::milliseconds log_dead_member_check_every{20};
-
 // The size of a segment's data, a power of two: positions divide by it with
 // shifts and masks (a 64-bit division costs tens of cycles on the append path).
 struct segment_bytes {
@@ -277,7 +272,7 @@ class mapped_log {
             local_->others_out =
                 std::any_of(b.handed_out, b.handed_out + b.out,
                             [&](const detail::shared_window& w) { return w.owner != me.token; });
-            if (auto taken = take_over(me, b)) {
+            if (auto taken = detail::window_to_take_over(me, b, local_->last_dead_check)) {
                 auto& w = b.handed_out[*taken];
                 w.owner = me.token;
                 if (!detail::propose(me, seen, b))
@@ -349,9 +344,9 @@ class mapped_log {
 
     std::chrono::nanoseconds max_sleep() const noexcept {
         if (local_->stuck_pos != no_pos)
-            return detail::log_stuck_check_after;
+            return detail::stuck_check_after;
         if (local_->others_out)
-            return detail::log_dead_member_check_every;
+            return detail::dead_member_check_every;
         return std::chrono::nanoseconds(-1);
     }
 
@@ -1107,7 +1102,7 @@ class mapped_log {
             l.stuck_since = now;
             return false;
         }
-        if (now - l.stuck_since < detail::log_stuck_check_after)
+        if (now - l.stuck_since < detail::stuck_check_after)
             return false;
         l.stuck_since = now;
         for (auto& p : m_->header->producers) {
@@ -1169,26 +1164,6 @@ class mapped_log {
         }
         m_->header->skipped.fetch_add(seq_to - seq, std::memory_order_relaxed);
         local_->stuck_pos = no_pos;
-    }
-
-    // A window that another member left (it threw, or its process died).
-    std::optional<std::size_t> take_over(const group_handle& me, const detail::group_block& b) {
-        std::optional<std::size_t> best;
-        for (std::size_t i = 0; i < b.out; ++i)
-            if (b.handed_out[i].owner == 0 &&
-                (!best || b.handed_out[i].first_seq < b.handed_out[*best].first_seq))
-                best = i;
-        if (best || b.out == 0)
-            return best;
-        const auto now = std::chrono::steady_clock::now();
-        if (now - local_->last_dead_check < detail::log_dead_member_check_every)
-            return best;
-        local_->last_dead_check = now;
-        for (std::size_t i = 0; i < b.out; ++i)
-            if (b.handed_out[i].owner != me.token &&
-                detail::owner_gone(*me.group, b.handed_out[i].owner))
-                return i;
-        return best;
     }
 
     // Spans over the `count` records of a window taken over, from its first.
@@ -1265,18 +1240,6 @@ class mapped_log {
         return data != nullptr && detail::load_length(data + from % m_->data_size) == 0;
     }
 
-    std::uint64_t lowest_needed() const noexcept {
-        std::uint64_t low = ~std::uint64_t{0};
-        bool any = false;
-        for (auto& g : m_->header->groups.groups) {
-            if (g.status.load(std::memory_order_acquire) == detail::group_free)
-                continue;
-            any = true;
-            low = std::min(low, g.committed.load(std::memory_order_acquire));
-        }
-        return any ? low : 0;
-    }
-
     std::byte* producer_segment(std::uint64_t k) {
         if (local_->segment_k != k) {
             local_->segment_base = map_segment(*m_, k, true)->base;
@@ -1326,7 +1289,7 @@ class mapped_log {
         std::uint64_t at = 0;
         for (;;) {
             if (h.capacity != 0 && t.seq + n > local_->low_cache + h.capacity) {
-                local_->low_cache = lowest_needed();
+                local_->low_cache = detail::lowest_committed(m_->header->groups);
                 if (t.seq + n > local_->low_cache + h.capacity) {
                     if (try_only)
                         return false;
@@ -1438,7 +1401,8 @@ class mapped_log {
                                         "whole timeout; consume faster or raise the capacity");
         const std::uint32_t seen = h.space.epoch();
         h.space.enter();
-        if (detail::load_position(h.tail).seq + n > lowest_needed() + h.capacity) {
+        const std::uint64_t low = detail::lowest_committed(h.groups);
+        if (detail::load_position(h.tail).seq + n > low + h.capacity) {
             h.consumers.wake_always();
             h.space.sleep(seen, std::min<std::chrono::nanoseconds>(give_up - now,
                                                                    std::chrono::milliseconds(10)));
@@ -1533,7 +1497,8 @@ class mapped_log {
             for (auto& g : h.groups.groups)
                 any_group =
                     any_group || g.status.load(std::memory_order_acquire) != detail::group_free;
-            const bool processed = !settings_keep() && any_group && lowest_needed() >= *next_first;
+            const bool processed =
+                !settings_keep() && any_group && detail::lowest_committed(h.groups) >= *next_first;
             const bool aged = h.max_age_ns > 0 && next_header->entries[0].seq_plus_one != 0 &&
                               next_header->entries[0].created < now - h.max_age_ns;
             const bool over = h.max_bytes > 0 && (newest - k + 1) * m_->file_size > h.max_bytes;
@@ -1543,7 +1508,7 @@ class mapped_log {
                 continue;
             if (!processed) {
                 const std::uint64_t first = first_seq_in(*m_, k).value_or(*next_first);
-                const std::uint64_t low = lowest_needed();
+                const std::uint64_t low = detail::lowest_committed(h.groups);
                 if (low < *next_first)
                     h.deleted.fetch_add(*next_first - std::max(first, low),
                                         std::memory_order_relaxed);

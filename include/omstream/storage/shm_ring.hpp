@@ -49,10 +49,6 @@ namespace detail {
 inline constexpr std::size_t default_ring_capacity = 1u << 16;
 inline constexpr std::size_t default_ring_payload =
     1000;  // variable-length records: bytes per slot
-// How long a reader waits on an unpublished slot before asking whether its
-// writer is alive (the stall after a producer dies is bounded by about this).
-inline constexpr std::chrono::milliseconds stuck_check_after{2};
-inline constexpr std::chrono::milliseconds dead_member_check_every{20};
 
 inline std::string segment_name(std::string_view stream) {
     return "omstream." + std::string(stream);
@@ -683,22 +679,6 @@ class shm_ring {
                         " live producer handles already; share handles within a process");
     }
 
-    // The lowest position any group still needs (nothing below is reused).
-    std::uint64_t lowest_needed(std::uint64_t tail) const noexcept {
-        auto& h = *m_->header;
-        std::uint64_t low = ~std::uint64_t{0};
-        bool any = false;
-        for (auto& g : h.groups.groups) {
-            if (g.status.load(std::memory_order_acquire) == detail::group_free)
-                continue;
-            any = true;
-            low = std::min(low, g.committed.load(std::memory_order_acquire));
-        }
-        // With no group yet, records wait for the first one: nothing is reused.
-        (void)tail;
-        return any ? low : 0;
-    }
-
     template <class Range>
     bool put(const Range& records, std::int64_t created_ns, std::chrono::nanoseconds timeout,
              bool try_only) {
@@ -735,7 +715,7 @@ class shm_ring {
         }
         for (;;) {
             if (t + n > local_->low_cache + h.capacity) {
-                local_->low_cache = lowest_needed(t);
+                local_->low_cache = detail::lowest_committed(m_->header->groups);
                 if (t + n > local_->low_cache + h.capacity) {
                     if (try_only)
                         return false;
@@ -774,7 +754,8 @@ class shm_ring {
                     "faster, or create the stream with a larger capacity");
         const std::uint32_t seen = h.space.epoch();
         h.space.enter();
-        if (h.tail.load(std::memory_order_acquire) + n > lowest_needed(0) + h.capacity) {
+        const std::uint64_t low = detail::lowest_committed(h.groups);
+        if (h.tail.load(std::memory_order_acquire) + n > low + h.capacity) {
             // Bounded naps: consumers also look for dead members when woken.
             h.consumers.wake_always();
             h.space.sleep(seen, std::min<std::chrono::nanoseconds>(give_up - now,
@@ -881,7 +862,7 @@ class shm_ring {
         me.from.store(t, std::memory_order_relaxed);
         bool full = t + n > local_->low_cache + h.capacity;
         if (full) {
-            local_->low_cache = lowest_needed(t);
+            local_->low_cache = detail::lowest_committed(m_->header->groups);
             full = t + n > local_->low_cache + h.capacity;
         }
         if (full) {
@@ -1170,7 +1151,7 @@ class shm_ring {
             local_->others_out =
                 std::any_of(b.handed_out, b.handed_out + b.out,
                             [&](const detail::shared_window& w) { return w.owner != me.token; });
-            if (auto taken = take_over(me, b)) {
+            if (auto taken = detail::window_to_take_over(me, b, local_->last_dead_check)) {
                 auto& w = b.handed_out[*taken];
                 std::uint64_t lost = 0;
                 if constexpr (Lossy) {
@@ -1328,26 +1309,6 @@ class shm_ring {
                 return false;
         }
         return true;
-    }
-
-    // A window that another member left (it threw, or its process died).
-    std::optional<std::size_t> take_over(const group_handle& me, const detail::group_block& b) {
-        std::optional<std::size_t> best;
-        for (std::size_t i = 0; i < b.out; ++i)
-            if (b.handed_out[i].owner == 0 &&
-                (!best || b.handed_out[i].first_seq < b.handed_out[*best].first_seq))
-                best = i;
-        if (best || b.out == 0)
-            return best;
-        const auto now = std::chrono::steady_clock::now();
-        if (now - local_->last_dead_check < detail::dead_member_check_every)
-            return best;
-        local_->last_dead_check = now;
-        for (std::size_t i = 0; i < b.out; ++i)
-            if (b.handed_out[i].owner != me.token &&
-                detail::owner_gone(*me.group, b.handed_out[i].owner))
-                return i;
-        return best;
     }
 
     claim_type hand_out(const detail::shared_window& w, std::uint64_t lost,
