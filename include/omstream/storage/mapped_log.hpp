@@ -565,7 +565,6 @@ class mapped_log {
         }
         const detail::log_position start = at;
         const char* why = "";
-        std::uint64_t records = 0;
         for (;;) {
             k = at.pos / D;
             const auto path = m.segment_path(k);
@@ -576,7 +575,6 @@ class mapped_log {
             std::byte* data = seg->base + detail::segment_header_bytes;
             const auto scan = detail::scan_segment(data, D, at.pos % D, at.seq,
                                                    detail::frame_rules{h.max_payload, fixed});
-            records += scan.records;
             at.seq = scan.seq;
             if (scan.complete) {
                 at.pos = (k + 1) * D;
@@ -656,7 +654,6 @@ class mapped_log {
             for (auto& member : g.members)
                 member.token.store(0);
         }
-        (void)records;
     }
 
     // --- segments ---
@@ -978,7 +975,7 @@ class mapped_log {
                 l.front_pos >= m_->header->verified_from && l.front_pos < m_->header->verified_to;
             const auto f = detail::check_frame(data, D, off, l.front_seq, rules(!verified));
             if (f.kind == detail::frame_check::unwritten) {
-                if (!writer_gone(l.front_seq, l.front_pos))
+                if (!writer_gone(l.front_pos))
                     break;
                 recover_claim(l.front_seq, l.front_pos);
                 continue;
@@ -1087,11 +1084,10 @@ class mapped_log {
         }
     }
 
-    // Whether the claim at (seq, pos) is stuck because its writer died. Asks
+    // Whether the claim at `pos` is stuck because its writer died. Asks
     // only after a short deadline (published frames never get here).
-    bool writer_gone(std::uint64_t seq, std::uint64_t pos) {
+    bool writer_gone(std::uint64_t pos) {
         auto& l = *local_;
-        (void)seq;
         if (pos >= detail::load_position(m_->header->tail).pos) {
             l.stuck_pos = no_pos;
             return false;  // nothing claimed here yet
