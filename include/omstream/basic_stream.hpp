@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <ranges>
 #include <span>
 #include <stop_token>
@@ -195,12 +196,18 @@ class stream {
             const decision<clock_type> d = emitter_.next(pending, state, now);
             if (d.what == action::wait) {
                 deadline_ = d.deadline;
-            } else {
-                std::memcpy(bytes.data(), &state, sizeof state);
+                detail::picked p{d.what, d.count};
+                if (d.deadline != time_point::max())
+                    p.deadline_ns = detail::to_ns<clock_type>(d.deadline);
+                return p;
             }
+            std::memcpy(bytes.data(), &state, sizeof state);
             return detail::picked{d.what, d.count};
         };
-        return storage_.claim(group, detail::to_ns<clock_type>(now), buffers_, pick);
+        auto claim = storage_.claim(group, detail::to_ns<clock_type>(now), buffers_, pick);
+        if (!claim.ready && claim.deadline_ns != std::numeric_limits<std::int64_t>::max())
+            deadline_ = detail::from_ns<clock_type>(claim.deadline_ns);
+        return claim;
     }
 
     template <class Fn>

@@ -415,6 +415,71 @@ TYPED_TEST_P(storage_suite, a_waiting_producer_resumes_when_consumers_catch_up) 
     producer.join();
 }
 
+// Consumers answer repeated polls from what the emitter last said (without
+// asking it again) while nothing changes: a new record, or the emitter's
+// deadline, must still be noticed at once.
+struct idle_clock_tag {};
+using idle_clock = basic_manual_clock<idle_clock_tag>;
+
+TYPED_TEST_P(storage_suite, idle_polls_notice_a_new_record_and_the_deadline_at_once) {
+    using namespace std::chrono_literals;
+    const auto name = this->fresh();
+    idle_clock::set(idle_clock::time_point(1000s));
+    auto s = this->template open<std::uint64_t, basic_count_window<idle_clock>>(
+        name, omstream::size = 4, omstream::max_wait = 1s);
+    std::vector<std::size_t> sizes;
+    auto fn = [&](const window<std::uint64_t>& w) { sizes.push_back(w.size()); };
+    auto idle = [&] {
+        for (int i = 0; i < 20; ++i)
+            ASSERT_FALSE(s.poll(fn)) << "poll " << i;
+    };
+    for (std::uint64_t i = 0; i < 3; ++i)
+        s.append(i);
+    idle();
+    s.append(3);
+    EXPECT_TRUE(s.poll(fn)) << "the fourth record completes the window";
+    s.append(4);
+    idle();
+    idle_clock::advance(999ms);
+    idle();
+    idle_clock::advance(1ms);
+    EXPECT_TRUE(s.poll(fn)) << "max_wait has passed for the partial window";
+    EXPECT_EQ(sizes, (std::vector<std::size_t>{4, 1}));
+}
+
+// apply() sleeps until the emitter's deadline even when the last answers
+// came from the idle shortcut above (real clock; the guard only stops a hang).
+TYPED_TEST_P(storage_suite, apply_wakes_for_the_deadline_after_idle_polls) {
+    using namespace std::chrono_literals;
+    const auto name = this->fresh();
+    auto s =
+        this->template open<std::uint64_t>(name, omstream::size = 4, omstream::max_wait = 200ms);
+    // A partial window must still be waiting when apply() starts: the polls
+    // take microseconds, but a stalled machine may pass max_wait, and then
+    // we try again with a new record.
+    for (int attempt = 0;; ++attempt) {
+        ASSERT_LT(attempt, 10) << "the machine kept stalling past max_wait";
+        s.append(7);
+        bool early = false;
+        for (int i = 0; i < 20; ++i)
+            early = s.poll([](const auto&) {}) || early;
+        if (!early)
+            break;
+    }
+    std::atomic<bool> delivered{false};
+    std::jthread guard([&](std::stop_token st) {
+        const auto give_up = std::chrono::steady_clock::now() + 20s;
+        while (!st.stop_requested() && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::sleep_for(1ms);
+        s.stop();
+    });
+    s.apply([&](const window<std::uint64_t>& w) {
+        delivered = w.size() == 1;
+        s.stop();
+    });
+    EXPECT_TRUE(delivered) << "apply() slept past the max_wait deadline";
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     storage_suite, open_creates_then_attaches, sequence_numbers_are_dense_and_created_is_stamped,
     variable_length_records_round_trip, batch_append_is_published_at_once_and_in_order,
@@ -425,6 +490,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     members_of_a_group_share_its_position, many_producers_keep_their_order,
     consumers_of_one_group_see_each_record_exactly_once, stop_ends_a_blocked_apply_promptly,
     a_full_bounded_stream_makes_producers_wait_or_refuse,
-    a_waiting_producer_resumes_when_consumers_catch_up);
+    a_waiting_producer_resumes_when_consumers_catch_up,
+    idle_polls_notice_a_new_record_and_the_deadline_at_once,
+    apply_wakes_for_the_deadline_after_idle_polls);
 
 }  // namespace omstream::testing

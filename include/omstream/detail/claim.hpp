@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct log_claim {
     bool ready = false;
     omstream::window<T> window;
     std::uint64_t ticket = 0;
+    // Not ready without asking the emitter (its last `wait` still holds):
+    // that wait's deadline, for the consumer's sleep.
+    std::int64_t deadline_ns = std::numeric_limits<std::int64_t>::max();
 };
 
 // What a consumer's pick function answers: the emitter's decision, reduced
@@ -36,6 +40,9 @@ struct log_claim {
 struct picked {
     action what = action::wait;
     std::size_t count = 0;
+    // wait: the emitter's deadline (ns on the stream's clock); until then,
+    // and while no record arrives, asking again gives the same answer.
+    std::int64_t deadline_ns = std::numeric_limits<std::int64_t>::max();
 };
 
 // Refuses an emitter answer that storage cannot carry out (S8): more records

@@ -266,6 +266,12 @@ class mapped_log {
     template <class Pick>
     claim_type claim(const group_handle& me, std::int64_t now_ns, detail::claim_buffers& buffers,
                      Pick&& pick) {
+        if (still_idle(me, now_ns)) {
+            claim_type c;
+            c.deadline_ns = local_->idle.deadline_ns;
+            return c;
+        }
+        local_->idle.valid = false;
         detail::group_block b;
         for (;;) {
             const std::uint64_t seen = detail::snapshot(*me.group, b);
@@ -300,6 +306,8 @@ class mapped_log {
                 if (p.what == action::wait) {
                     if (changed && !detail::propose(me, seen, b))
                         local_->reset();
+                    if (!changed)
+                        local_->idle = {true, seen, p.deadline_ns, 0};
                     return {};
                 }
                 detail::check_picked(p, pending, [&] { return state != b.state; });
@@ -343,8 +351,12 @@ class mapped_log {
     detail::wait_word& consumer_signal() noexcept { return m_->header->consumers; }
 
     std::chrono::nanoseconds max_sleep() const noexcept {
-        if (local_->stuck_pos != no_pos)
-            return detail::stuck_check_after;
+        if (local_->stuck_pos != no_pos) {
+            // Waiting on a claimed frame, or only on the end of the log?
+            if (local_->stuck_pos < detail::load_position(m_->header->tail).pos)
+                return detail::stuck_check_after;
+            local_->stuck_pos = no_pos;
+        }
         if (local_->others_out)
             return detail::dead_member_check_every;
         return std::chrono::nanoseconds(-1);
@@ -407,8 +419,16 @@ class mapped_log {
         std::uint64_t front_seq = 0, front_pos = 0;
         std::vector<detail::frame_span> spans;
         std::size_t pend_count = 0;
-        std::uint64_t low_cache = 0;  // lowest committed position, as last computed
-        std::uint64_t stuck_pos = no_pos;
+        std::uint64_t low_cache = 0;       // lowest committed position, as last computed
+        std::uint64_t stuck_pos = no_pos;  // the unwritten frame we wait on
+        std::uint64_t stuck_polls = 0;     // polls that found it so
+        // The emitter's last `wait`, and the group state it saw (still_idle()).
+        struct {
+            bool valid = false;
+            std::uint64_t current = 0;
+            std::int64_t deadline_ns = 0;
+            std::uint64_t polls = 0;
+        } idle;
         std::chrono::steady_clock::time_point stuck_since{};
         std::chrono::steady_clock::time_point last_dead_check{};
         bool others_out = false;
@@ -427,6 +447,7 @@ class mapped_log {
             have_pending = false;
             spans.clear();
             pend_count = 0;
+            idle.valid = false;
         }
         ~local_state() {
             detail::leave_group(member);
@@ -1086,21 +1107,47 @@ class mapped_log {
 
     // Whether the claim at `pos` is stuck because its writer died. Asks
     // only after a short deadline (published frames never get here).
+    // Whether the emitter's last `wait` still holds, from two words: the
+    // group state did not move, the frame where reading stopped is still
+    // unwritten, the emitter's deadline has not come, and no other member's
+    // window is out (those need checks for dead members). Every 8th poll
+    // takes the full path anyway, which looks after a dead producer's claim.
+    bool still_idle(const group_handle& me, std::int64_t now_ns) noexcept {
+        auto& l = *local_;
+        if (!l.idle.valid || ++l.idle.polls % 8 == 0 || l.others_out ||
+            now_ns >= l.idle.deadline_ns || l.read_data == nullptr ||
+            l.front_pos / m_->data_size != l.read_k)
+            return false;
+        return detail::load_length(l.read_data + l.front_pos % m_->data_size) == 0 &&
+               me.group->current.load(std::memory_order_acquire) == l.idle.current;
+    }
+
+    // The tail and the producers' intents are other cores' lines: they are
+    // read only once the frame has stayed unwritten for stuck_check_after
+    // (and 32 polls; the clock is read every 16th poll only), so that a
+    // consumer that keeps up never slows the producers down.
     bool writer_gone(std::uint64_t pos) {
         auto& l = *local_;
-        if (pos >= detail::load_position(m_->header->tail).pos) {
-            l.stuck_pos = no_pos;
-            return false;  // nothing claimed here yet
-        }
-        const auto now = std::chrono::steady_clock::now();
         if (l.stuck_pos != pos) {
             l.stuck_pos = pos;
+            l.stuck_polls = 0;
+            l.stuck_since = {};
+            return false;
+        }
+        if (++l.stuck_polls % 16 != 0)
+            return false;
+        const auto now = std::chrono::steady_clock::now();
+        if (l.stuck_since == std::chrono::steady_clock::time_point{}) {
             l.stuck_since = now;
             return false;
         }
         if (now - l.stuck_since < detail::stuck_check_after)
             return false;
         l.stuck_since = now;
+        if (pos >= detail::load_position(m_->header->tail).pos) {
+            l.stuck_pos = no_pos;
+            return false;  // nothing claimed here yet
+        }
         for (auto& p : m_->header->producers) {
             const std::uint64_t token = p.token.load(std::memory_order_acquire);
             if (token == 0 || p.pos_from.load(std::memory_order_acquire) != pos)

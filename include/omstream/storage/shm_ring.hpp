@@ -373,8 +373,12 @@ class shm_ring {
     // The longest a consumer may sleep: short while a slot's writer may have
     // died, or while windows of other members are out (one of them may die).
     std::chrono::nanoseconds max_sleep() const noexcept {
-        if (local_->stuck_seq != ~std::uint64_t{0})
-            return detail::stuck_check_after;
+        if (local_->stuck_seq != ~std::uint64_t{0}) {
+            // Waiting on a claimed slot, or only on the end of the ring?
+            if (local_->stuck_seq < m_->header->tail.load(std::memory_order_acquire))
+                return detail::stuck_check_after;
+            local_->stuck_seq = ~std::uint64_t{0};
+        }
         if (local_->others_out)
             return detail::dead_member_check_every;
         return std::chrono::nanoseconds(-1);  // idle: sleep until a record (or a producer) wakes us
@@ -417,8 +421,19 @@ class shm_ring {
         int producer = -1;
         detail::group_member member;
         std::uint64_t scanned = 0;
-        std::uint64_t low_cache = 0;  // lowest committed position, as last computed
-        std::uint64_t stuck_seq = ~std::uint64_t{0};
+        std::uint64_t low_cache = 0;                  // lowest committed position, as last computed
+        std::uint64_t stuck_seq = ~std::uint64_t{0};  // the unpublished slot we wait on
+        std::uint64_t stuck_polls = 0;                // polls that found it so
+        std::uint32_t end_word = 0;  // the length word of the slot where scan() stopped
+        // The emitter's last `wait`, and what it saw (see still_idle()).
+        struct {
+            bool valid = false;
+            std::uint64_t current = 0;  // the group's `current` word
+            std::uint64_t end = 0;      // first slot not published
+            std::uint32_t end_word = 0;
+            std::int64_t deadline_ns = 0;
+            std::uint64_t polls = 0;
+        } idle;
         bool others_out = false;  // windows of other members are out (one of them may die)
         std::chrono::steady_clock::time_point stuck_since{};
         std::chrono::steady_clock::time_point last_dead_check{};
@@ -1146,6 +1161,14 @@ class shm_ring {
             else
                 return detail::propose(me, seen, b);
         };
+        if constexpr (!Lossy) {
+            if (still_idle(me, now_ns)) {
+                claim_type c;
+                c.deadline_ns = local_->idle.deadline_ns;
+                return c;
+            }
+        }
+        local_->idle.valid = false;
         for (;;) {
             const std::uint64_t seen = snapshot();
             local_->others_out =
@@ -1200,6 +1223,8 @@ class shm_ring {
                 if (p.what == action::wait) {
                     if (changed)
                         propose(seen);  // keep the drops; a retry would redo them
+                    else if constexpr (!Lossy)
+                        local_->idle = {true, seen, end, local_->end_word, p.deadline_ns, 0};
                     return {};
                 }
                 detail::check_picked(p, pending, [&] { return state != b.state; });
@@ -1251,6 +1276,7 @@ class shm_ring {
         for (;;) {
             const std::byte* frame = m_->slot(s);
             const std::uint32_t word = detail::load_length(frame);
+            local_->end_word = word;
             // Past the tail a slot may still hold the frame of two laps ago
             // (same lap parity): a record's sequence number tells them apart;
             // padding (rare) is trusted below the tail only.
@@ -1263,7 +1289,11 @@ class shm_ring {
                     continue;
                 }
             }
-            if (s >= h.tail.load(std::memory_order_acquire) || !writer_gone(s))
+            // Not published. The tail and the producers' claims are other
+            // cores' lines: look at them only once the slot has stayed so for
+            // a while, so that polling never slows the producers down.
+            if (!stuck_long_enough(s) || s >= h.tail.load(std::memory_order_acquire) ||
+                !writer_gone(s))
                 break;
             // Give the slot up only if it still is not published and our group
             // has not processed it (checked last: a slot is reused only after
@@ -1279,23 +1309,53 @@ class shm_ring {
                     .compare_exchange_strong(expected, padding, std::memory_order_acq_rel))
                 h.skipped.fetch_add(1, std::memory_order_relaxed);
         }
-        if (s >= h.tail.load(std::memory_order_relaxed))
-            local_->stuck_seq = ~std::uint64_t{0};
         local_->scanned = s;
         return s;
     }
 
-    // Whether slot `seq` was claimed by a producer that is gone: no live
-    // producer's claim covers it (the real claimer's always does while it lives).
-    bool writer_gone(std::uint64_t seq) {
-        if (local_->stuck_seq != seq) {
-            local_->stuck_seq = seq;
-            local_->stuck_since = std::chrono::steady_clock::now();
+    // Whether the emitter's last `wait` still holds, without a look at the
+    // group or the ring beyond two words: the group state did not move, the
+    // slot we stopped at is as it was, the emitter's deadline has not come,
+    // and no other member's window is out (those need checks for dead
+    // members). Every 8th poll takes the full path anyway, which looks after
+    // a dead producer's claim.
+    bool still_idle(const group_handle& me, std::int64_t now_ns) noexcept {
+        auto& idle = local_->idle;
+        return idle.valid && ++idle.polls % 8 != 0 && !local_->others_out &&
+               now_ns < idle.deadline_ns &&
+               detail::load_length(m_->slot(idle.end)) == idle.end_word &&
+               me.group->current.load(std::memory_order_acquire) == idle.current;
+    }
+
+    // Whether we have been waiting on unpublished slot `seq` for
+    // stuck_check_after (and at least 32 polls). Reads the clock every 16th
+    // poll only: a consumer that is keeping up pays nothing per record, and
+    // its polls stay off the producers' lines.
+    bool stuck_long_enough(std::uint64_t seq) {
+        auto& l = *local_;
+        if (l.stuck_seq != seq) {
+            l.stuck_seq = seq;
+            l.stuck_polls = 0;
+            l.stuck_since = {};
             return false;
         }
-        if (std::chrono::steady_clock::now() - local_->stuck_since < detail::stuck_check_after)
+        if (++l.stuck_polls % 16 != 0)
             return false;
-        local_->stuck_since = std::chrono::steady_clock::now();
+        const auto now = std::chrono::steady_clock::now();
+        if (l.stuck_since == std::chrono::steady_clock::time_point{}) {
+            l.stuck_since = now;
+            return false;
+        }
+        if (now - l.stuck_since < detail::stuck_check_after)
+            return false;
+        l.stuck_since = now;  // the next look, if this one finds the writer alive
+        return true;
+    }
+
+    // Whether slot `seq` (below the tail) was claimed by a producer that is
+    // gone: no live producer's claim covers it (the real claimer's always
+    // does while it lives, and the tail was read before the claims).
+    bool writer_gone(std::uint64_t seq) {
         for (auto& p : m_->header->producers) {
             const std::uint64_t token = p.token.load(std::memory_order_acquire);
             if (token == 0)
