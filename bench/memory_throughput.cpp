@@ -382,6 +382,29 @@ void BM_append_only(benchmark::State& state) {
         static_cast<double>(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// --- (f) the floor of a single append ----------------------------------------
+// What every single append must do whatever the design: stamp the record
+// (`created`, S4: one read of omstream's cheap wall clock) and, with more than
+// one producer possible, claim its place with one locked read-modify-write.
+// floor.clock_read is the first alone, floor.timestamped_claim both.
+
+template <bool Claim>
+void BM_append_floor(benchmark::State& state) {
+    std::atomic<u64> tail{0};
+    u64 sink = 0;
+    for (auto _ : state) {
+        sink += static_cast<u64>(omstream::detail::realtime_ns());
+        if constexpr (Claim)
+            sink += tail.fetch_add(1, std::memory_order_acq_rel);
+        benchmark::DoNotOptimize(sink);
+    }
+    const auto calls = static_cast<double>(state.iterations());
+    state.SetItemsProcessed(state.iterations());
+    state.counters["records_per_s"] = benchmark::Counter(calls, benchmark::Counter::kIsRate);
+    state.counters["ns_per_append"] = benchmark::Counter(
+        calls, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 void register_all() {
     const int reps = repetitions();
     auto two = [&](benchmark::internal::Benchmark* b) {
@@ -420,6 +443,8 @@ void register_all() {
     one(benchmark::RegisterBenchmark("omstream.memory.u64.append_only", BM_append_only<1>));
     one(benchmark::RegisterBenchmark("omstream.memory.u64.batch64.append_only",
                                      BM_append_only<batch>));
+    one(benchmark::RegisterBenchmark("floor.clock_read", BM_append_floor<false>));
+    one(benchmark::RegisterBenchmark("floor.timestamped_claim", BM_append_floor<true>));
 }
 
 // --- JSON rows (OMSTREAM_BENCH_JSON) -----------------------------------------
@@ -553,7 +578,12 @@ void write_json(const char* path, const std::vector<row>& rows) {
                                ? "median of " + std::to_string(r.repetitions) + " runs of " +
                                      std::to_string(records()) + " records, two threads"
                                : "FAILED: " + r.error;
-        if (r.name.find("append_only") != std::string::npos && r.error.empty()) {
+        if (r.name.rfind("floor.", 0) == 0 && r.error.empty()) {
+            char buf[160];
+            std::snprintf(buf, sizeof buf, "%.1f ns per call: at most %.0f M single appends/s",
+                          r.ns_per_append, 1e3 / r.ns_per_append);
+            note = buf;
+        } else if (r.name.find("append_only") != std::string::npos && r.error.empty()) {
             char buf[120];
             std::snprintf(buf, sizeof buf, "append alone, no consumer: %.1f ns per append call",
                           r.ns_per_append);
