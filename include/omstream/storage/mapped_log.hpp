@@ -1124,8 +1124,9 @@ class mapped_log {
 
     // The tail and the producers' intents are other cores' lines: they are
     // read only once the frame has stayed unwritten for stuck_check_after
-    // (and 32 polls; the clock is read every 16th poll only), so that a
-    // consumer that keeps up never slows the producers down.
+    // (and 32 looks; the clock is read every 16th look only, and an idle
+    // consumer looks on every 8th poll), so that a consumer that keeps up
+    // never slows the producers down.
     bool writer_gone(std::uint64_t pos) {
         auto& l = *local_;
         if (l.stuck_pos != pos) {

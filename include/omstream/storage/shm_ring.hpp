@@ -1328,9 +1328,10 @@ class shm_ring {
     }
 
     // Whether we have been waiting on unpublished slot `seq` for
-    // stuck_check_after (and at least 32 polls). Reads the clock every 16th
-    // poll only: a consumer that is keeping up pays nothing per record, and
-    // its polls stay off the producers' lines.
+    // stuck_check_after (and at least 32 scans; an idle consumer scans on
+    // every 8th poll, see still_idle()). Reads the clock every 16th scan
+    // only: a consumer that is keeping up pays nothing per record, and its
+    // polls stay off the producers' lines.
     bool stuck_long_enough(std::uint64_t seq) {
         auto& l = *local_;
         if (l.stuck_seq != seq) {
