@@ -32,6 +32,7 @@ inline std::int64_t system_now_ns() noexcept {
 struct tsc_rate {
     bool usable = false;
     double ns_per_tick = 0;
+    std::uint64_t ns_per_tick_q32 = 0;  // the same in 32.32 fixed point: a multiply, no conversions
     std::uint64_t resync_ticks = 0;
 };
 
@@ -73,13 +74,17 @@ inline clock_pair read_pair() noexcept {
 inline const tsc_rate& tsc() {
     static const tsc_rate rate = [] {
         tsc_rate r;
-        if (!tsc_is_invariant()) return r;
+        if (!tsc_is_invariant())
+            return r;
         const clock_pair first = read_pair();
         while (system_now_ns() - first.ns < 10'000'000) {
         }
         const clock_pair last = read_pair();
-        if (last.tick <= first.tick) return r;
-        r.ns_per_tick = static_cast<double>(last.ns - first.ns) / static_cast<double>(last.tick - first.tick);
+        if (last.tick <= first.tick)
+            return r;
+        r.ns_per_tick =
+            static_cast<double>(last.ns - first.ns) / static_cast<double>(last.tick - first.tick);
+        r.ns_per_tick_q32 = static_cast<std::uint64_t>(r.ns_per_tick * 4294967296.0);
         r.resync_ticks = static_cast<std::uint64_t>(50'000'000 / r.ns_per_tick);
         r.usable = r.ns_per_tick > 0;
         return r;
@@ -104,8 +109,10 @@ inline std::int64_t realtime_ns() noexcept {
             anchor_tick = anchor.tick;
             now = anchor_ns;
         } else {
-            now = anchor_ns + static_cast<std::int64_t>(static_cast<double>(tick - anchor_tick) *
-                                                        rate.ns_per_tick);
+            // At most resync_ticks (50 ms) apart, so the product stays
+            // below 5e7 * 2^32, about 2^58, whatever the counter's rate.
+            now = anchor_ns +
+                  static_cast<std::int64_t>(((tick - anchor_tick) * rate.ns_per_tick_q32) >> 32);
         }
         if (now < last)
             now = last;  // a new anchor may be a hair behind: never go back
