@@ -421,7 +421,7 @@ class mapped_log {
         std::size_t pend_count = 0;
         std::uint64_t low_cache = 0;       // lowest committed position, as last computed
         std::uint64_t stuck_pos = no_pos;  // the unwritten frame we wait on
-        std::uint64_t stuck_polls = 0;     // polls that found it so
+        std::uint64_t stuck_polls = 0;     // looks that found it so
         // The emitter's last `wait`, and the group state it saw (still_idle()).
         struct {
             bool valid = false;

@@ -423,7 +423,7 @@ class shm_ring {
         std::uint64_t scanned = 0;
         std::uint64_t low_cache = 0;                  // lowest committed position, as last computed
         std::uint64_t stuck_seq = ~std::uint64_t{0};  // the unpublished slot we wait on
-        std::uint64_t stuck_polls = 0;                // polls that found it so
+        std::uint64_t stuck_polls = 0;                // scans that found it so
         std::uint32_t end_word = 0;  // the length word of the slot where scan() stopped
         // The emitter's last `wait`, and what it saw (see still_idle()).
         struct {
