@@ -63,6 +63,46 @@ struct process_id {
 // this long.
 inline constexpr std::chrono::milliseconds stuck_check_after{2};
 
+// How long a reader has been finding one record (a slot, a log position)
+// unpublished. Counts looks and reads the clock every 16th only, so that a
+// reader that keeps up pays nothing per record; only once the record has
+// stayed so for stuck_check_after (and 32 looks) does the reader look at the
+// writers' lines, which polling would otherwise pull away from them.
+class stuck_watch {
+  public:
+    static constexpr std::uint64_t none = ~std::uint64_t{0};
+
+    std::uint64_t at() const noexcept { return at_; }  // the record waited on, or none
+    void clear() noexcept { at_ = none; }
+
+    // Another look that found `where` unpublished: whether it is time to
+    // ask if its writer is alive (then again stuck_check_after later).
+    bool long_enough(std::uint64_t where) noexcept {
+        if (at_ != where) {
+            at_ = where;
+            looks_ = 0;
+            since_ = {};
+            return false;
+        }
+        if (++looks_ % 16 != 0)
+            return false;
+        const auto now = std::chrono::steady_clock::now();
+        if (since_ == std::chrono::steady_clock::time_point{}) {
+            since_ = now;
+            return false;
+        }
+        if (now - since_ < stuck_check_after)
+            return false;
+        since_ = now;
+        return true;
+    }
+
+  private:
+    std::uint64_t at_ = none;
+    std::uint64_t looks_ = 0;
+    std::chrono::steady_clock::time_point since_{};
+};
+
 // Whether the process still runs. A zombie counts as dead (it will never
 // commit anything again), and so does a new process that reuses the pid.
 inline bool process_alive(std::uint32_t pid, std::uint64_t start_time) noexcept {

@@ -316,15 +316,23 @@ inline void leave_group(const group_member& me) noexcept {
                                                                   std::memory_order_acq_rel);
 }
 
+// Where in `b.handed_out` our window starting at `first_seq` is; `b.out`
+// when it is not ours any more (taken over).
+inline std::uint64_t own_window(const group_member& me, const group_block& b,
+                                std::uint64_t first_seq) noexcept {
+    std::uint64_t i = 0;
+    while (i < b.out &&
+           !(b.handed_out[i].first_seq == first_seq && b.handed_out[i].owner == me.token))
+        ++i;
+    return i;
+}
+
 // Commits (or abandons, for redelivery) the window starting at `first_seq`.
 inline void finish_window(const group_member& me, std::uint64_t first_seq, bool committed) {
     group_block b;
     for (;;) {
         const std::uint64_t seen = snapshot(*me.group, b);
-        std::uint64_t i = 0;
-        while (i < b.out &&
-               !(b.handed_out[i].first_seq == first_seq && b.handed_out[i].owner == me.token))
-            ++i;
+        const std::uint64_t i = own_window(me, b, first_seq);
         if (i == b.out)
             return;  // taken over meanwhile: it will come again
         if (committed) {

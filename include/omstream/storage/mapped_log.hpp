@@ -351,11 +351,11 @@ class mapped_log {
     detail::wait_word& consumer_signal() noexcept { return m_->header->consumers; }
 
     std::chrono::nanoseconds max_sleep() const noexcept {
-        if (local_->stuck_pos != no_pos) {
+        if (local_->stuck.at() != detail::stuck_watch::none) {
             // Waiting on a claimed frame, or only on the end of the log?
-            if (local_->stuck_pos < detail::load_position(m_->header->tail).pos)
+            if (local_->stuck.at() < detail::load_position(m_->header->tail).pos)
                 return detail::stuck_check_after;
-            local_->stuck_pos = no_pos;
+            local_->stuck.clear();
         }
         if (local_->others_out)
             return detail::dead_member_check_every;
@@ -419,9 +419,8 @@ class mapped_log {
         std::uint64_t front_seq = 0, front_pos = 0;
         std::vector<detail::frame_span> spans;
         std::size_t pend_count = 0;
-        std::uint64_t low_cache = 0;       // lowest committed position, as last computed
-        std::uint64_t stuck_pos = no_pos;  // the unwritten frame we wait on
-        std::uint64_t stuck_polls = 0;     // looks that found it so
+        std::uint64_t low_cache = 0;  // lowest committed position, as last computed
+        detail::stuck_watch stuck;    // the unwritten frame extend() waits on
         // The emitter's last `wait`, and the group state it saw (still_idle()).
         struct {
             bool valid = false;
@@ -429,7 +428,6 @@ class mapped_log {
             std::int64_t deadline_ns = 0;
             std::uint64_t polls = 0;
         } idle;
-        std::chrono::steady_clock::time_point stuck_since{};
         std::chrono::steady_clock::time_point last_dead_check{};
         bool others_out = false;
         // Producer side: the segment written last, and what is not yet synced.
@@ -1001,7 +999,7 @@ class mapped_log {
                 recover_claim(l.front_seq, l.front_pos);
                 continue;
             }
-            l.stuck_pos = no_pos;
+            l.stuck.clear();
             if (f.kind == detail::frame_check::bad)
                 throw corrupt_at(l.front_pos, f.why);
             if (f.kind == detail::frame_check::padding) {
@@ -1105,8 +1103,6 @@ class mapped_log {
         }
     }
 
-    // Whether the claim at `pos` is stuck because its writer died. Asks
-    // only after a short deadline (published frames never get here).
     // Whether the emitter's last `wait` still holds, from two words: the
     // group state did not move, the frame where reading stopped is still
     // unwritten, the emitter's deadline has not come, and no other member's
@@ -1122,31 +1118,15 @@ class mapped_log {
                me.group->current.load(std::memory_order_acquire) == l.idle.current;
     }
 
-    // The tail and the producers' intents are other cores' lines: they are
-    // read only once the frame has stayed unwritten for stuck_check_after
-    // (and 32 looks; the clock is read every 16th look only, and an idle
-    // consumer looks on every 8th poll), so that a consumer that keeps up
-    // never slows the producers down.
+    // Whether the claim at `pos` is stuck because its writer died. The tail
+    // and the producers' intents are read only once the frame has stayed
+    // unwritten for a while (detail::stuck_watch).
     bool writer_gone(std::uint64_t pos) {
         auto& l = *local_;
-        if (l.stuck_pos != pos) {
-            l.stuck_pos = pos;
-            l.stuck_polls = 0;
-            l.stuck_since = {};
+        if (!l.stuck.long_enough(pos))
             return false;
-        }
-        if (++l.stuck_polls % 16 != 0)
-            return false;
-        const auto now = std::chrono::steady_clock::now();
-        if (l.stuck_since == std::chrono::steady_clock::time_point{}) {
-            l.stuck_since = now;
-            return false;
-        }
-        if (now - l.stuck_since < detail::stuck_check_after)
-            return false;
-        l.stuck_since = now;
         if (pos >= detail::load_position(m_->header->tail).pos) {
-            l.stuck_pos = no_pos;
+            l.stuck.clear();
             return false;  // nothing claimed here yet
         }
         for (auto& p : m_->header->producers) {
@@ -1207,7 +1187,7 @@ class mapped_log {
             at = end;
         }
         m_->header->skipped.fetch_add(seq_to - seq, std::memory_order_relaxed);
-        local_->stuck_pos = no_pos;
+        local_->stuck.clear();
     }
 
     // Spans over the `count` records of a window taken over, from its first.

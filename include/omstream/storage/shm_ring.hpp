@@ -141,10 +141,7 @@ inline void lossy_finish_window(ring_header& h, const group_member& me, std::uin
     lossy_block x;
     for (;;) {
         const std::uint64_t seen = lossy_snapshot(h, *me.group, b, x);
-        std::uint64_t i = 0;
-        while (i < b.out &&
-               !(b.handed_out[i].first_seq == first_seq && b.handed_out[i].owner == me.token))
-            ++i;
+        const std::uint64_t i = own_window(me, b, first_seq);
         if (i == b.out)
             return;  // taken over meanwhile: it will come again
         if (committed) {
@@ -373,11 +370,11 @@ class shm_ring {
     // The longest a consumer may sleep: short while a slot's writer may have
     // died, or while windows of other members are out (one of them may die).
     std::chrono::nanoseconds max_sleep() const noexcept {
-        if (local_->stuck_seq != ~std::uint64_t{0}) {
+        if (local_->stuck.at() != detail::stuck_watch::none) {
             // Waiting on a claimed slot, or only on the end of the ring?
-            if (local_->stuck_seq < m_->header->tail.load(std::memory_order_acquire))
+            if (local_->stuck.at() < m_->header->tail.load(std::memory_order_acquire))
                 return detail::stuck_check_after;
-            local_->stuck_seq = ~std::uint64_t{0};
+            local_->stuck.clear();
         }
         if (local_->others_out)
             return detail::dead_member_check_every;
@@ -421,10 +418,9 @@ class shm_ring {
         int producer = -1;
         detail::group_member member;
         std::uint64_t scanned = 0;
-        std::uint64_t low_cache = 0;                  // lowest committed position, as last computed
-        std::uint64_t stuck_seq = ~std::uint64_t{0};  // the unpublished slot we wait on
-        std::uint64_t stuck_polls = 0;                // scans that found it so
-        std::uint32_t end_word = 0;  // the length word of the slot where scan() stopped
+        std::uint64_t low_cache = 0;  // lowest committed position, as last computed
+        detail::stuck_watch stuck;    // the unpublished slot scan() waits on
+        std::uint32_t end_word = 0;   // the length word of the slot where scan() stopped
         // The emitter's last `wait`, and what it saw (see still_idle()).
         struct {
             bool valid = false;
@@ -435,7 +431,6 @@ class shm_ring {
             std::uint64_t polls = 0;
         } idle;
         bool others_out = false;  // windows of other members are out (one of them may die)
-        std::chrono::steady_clock::time_point stuck_since{};
         std::chrono::steady_clock::time_point last_dead_check{};
         // Lossy rings: this member's pin word, the first records of the
         // windows it holds, and the pins of dead members a producer ignores.
@@ -1289,10 +1284,9 @@ class shm_ring {
                     continue;
                 }
             }
-            // Not published. The tail and the producers' claims are other
-            // cores' lines: look at them only once the slot has stayed so for
-            // a while, so that polling never slows the producers down.
-            if (!stuck_long_enough(s) || s >= h.tail.load(std::memory_order_acquire) ||
+            // Not published: the tail and the producers' claims only once
+            // it has stayed so for a while (detail::stuck_watch).
+            if (!local_->stuck.long_enough(s) || s >= h.tail.load(std::memory_order_acquire) ||
                 !writer_gone(s))
                 break;
             // Give the slot up only if it still is not published and our group
@@ -1325,32 +1319,6 @@ class shm_ring {
                now_ns < idle.deadline_ns &&
                detail::load_length(m_->slot(idle.end)) == idle.end_word &&
                me.group->current.load(std::memory_order_acquire) == idle.current;
-    }
-
-    // Whether we have been waiting on unpublished slot `seq` for
-    // stuck_check_after (and at least 32 scans; an idle consumer scans on
-    // every 8th poll, see still_idle()). Reads the clock every 16th scan
-    // only: a consumer that is keeping up pays nothing per record, and its
-    // polls stay off the producers' lines.
-    bool stuck_long_enough(std::uint64_t seq) {
-        auto& l = *local_;
-        if (l.stuck_seq != seq) {
-            l.stuck_seq = seq;
-            l.stuck_polls = 0;
-            l.stuck_since = {};
-            return false;
-        }
-        if (++l.stuck_polls % 16 != 0)
-            return false;
-        const auto now = std::chrono::steady_clock::now();
-        if (l.stuck_since == std::chrono::steady_clock::time_point{}) {
-            l.stuck_since = now;
-            return false;
-        }
-        if (now - l.stuck_since < detail::stuck_check_after)
-            return false;
-        l.stuck_since = now;  // the next look, if this one finds the writer alive
-        return true;
     }
 
     // Whether slot `seq` (below the tail) was claimed by a producer that is
