@@ -37,10 +37,7 @@
 #include <zmq.h>
 #endif
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-#define OMSTREAM_BENCH_TSC 1
-#endif
+#include "common.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -72,14 +69,7 @@
 #include <vector>
 
 namespace {
-
-using u64 = std::uint64_t;
 using steady = std::chrono::steady_clock;
-
-struct rec64 {
-    u64 v[8];
-};
-static_assert(sizeof(rec64) == 64 && std::is_trivially_copyable_v<rec64>);
 
 template <class T>
 using producer_t = omstream::stream<omstream::shm_ring<T>>;
@@ -90,21 +80,6 @@ constexpr std::size_t batch = 64;
 constexpr std::size_t ring_capacity = 65536;
 
 // --- configuration -----------------------------------------------------------
-
-bool smoke() {
-    static const bool s = [] {
-        const char* v = std::getenv("OMSTREAM_BENCH_SMOKE");
-        return v != nullptr && *v != '\0' && std::string(v) != "0";
-    }();
-    return s;
-}
-
-u64 env_number(const char* name, u64 fallback) {
-    const char* s = std::getenv(name);
-    if (s == nullptr || *s == '\0') return fallback;
-    const u64 v = std::strtoull(s, nullptr, 10);
-    return v == 0 ? fallback : v;
-}
 
 u64 latency_samples() { return env_number("OMSTREAM_BENCH_SAMPLES", smoke() ? 5'000 : 100'000); }
 // Warm-up: more than one lap of the 65,536-slot rings, so that every page of
@@ -123,24 +98,6 @@ double phase_deadline_s() { return smoke() ? 20.0 : 180.0; }
 
 // --- processes ---------------------------------------------------------------
 
-void pin(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    (void)sched_setaffinity(0, sizeof set, &set);  // fewer CPUs or a cpuset: stay where we are
-}
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    _mm_pause();
-#else
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-#endif
-}
-
-std::int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
-}
 std::int64_t system_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -157,17 +114,6 @@ void on_parent_alarm(int) {
     ::_exit(3);
 }
 
-// Memory shared with the child: MAP_SHARED|MAP_ANONYMOUS, set up before fork.
-void* shared_alloc(std::size_t bytes) {
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        std::perror("mmap");
-        std::exit(1);
-    }
-    std::memset(p, 0, bytes);
-    return p;
-}
-
 // What parent and child tell each other.
 struct alignas(64) control {
     std::atomic<int> ready{0};   // child: set up (joined, bound, ...)
@@ -177,26 +123,6 @@ struct alignas(64) control {
     std::atomic<u64> received{0};
     std::atomic<u64> sum{0};
     char error[256];
-};
-
-struct deadline {
-    std::int64_t at;
-    explicit deadline(double seconds) : at(steady_ns() + static_cast<std::int64_t>(seconds * 1e9)) {}
-    bool passed() const { return steady_ns() > at; }
-};
-
-// Waits for `done`, checking the deadline now and then.
-template <class F>
-bool spin_until(F&& done, const deadline& d) {
-    for (u64 i = 1;; ++i) {
-        if (done()) return true;
-        if ((i & 0xfff) == 0 && d.passed()) return false;
-        cpu_relax();
-    }
-}
-
-struct phase_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
 };
 
 // Runs `child_fn` in a child process on CPU 1 and `parent_fn` here on CPU 0;
@@ -264,64 +190,7 @@ void parent_wait_ready(control* ctl) {
     if (ctl->failed.load()) throw phase_error(ctl->error);
 }
 
-// --- timing ------------------------------------------------------------------
-
-// Round trips are timed with the TSC (calibrated against steady_clock): a
-// clock_gettime pair would add ~20-40 ns to every sample here.
-struct ticker {
-    double ns_per_tick = 1.0;
-    void calibrate() {
-#if defined(OMSTREAM_BENCH_TSC)
-        const auto t0 = steady_ns();
-        const u64 c0 = __rdtsc();
-        std::this_thread::sleep_for(std::chrono::milliseconds(smoke() ? 20 : 100));
-        const auto t1 = steady_ns();
-        const u64 c1 = __rdtsc();
-        ns_per_tick = static_cast<double>(t1 - t0) / static_cast<double>(c1 - c0);
-#endif
-    }
-    static u64 now() {
-#if defined(OMSTREAM_BENCH_TSC)
-        _mm_lfence();
-        const u64 t = __rdtsc();
-        _mm_lfence();
-        return t;
-#else
-        return static_cast<u64>(steady_ns());
-#endif
-    }
-} g_tick;
-
-struct stats {
-    double p50 = NAN, p99 = NAN, p999 = NAN;
-};
-
-stats percentiles(std::vector<double> v) {
-    stats s;
-    if (v.empty()) return s;
-    std::sort(v.begin(), v.end());
-    auto at = [&](double q) {
-        std::size_t i = static_cast<std::size_t>(q * static_cast<double>(v.size()));
-        return v[std::min(i, v.size() - 1)];
-    };
-    s.p50 = at(0.50);
-    s.p99 = at(0.99);
-    s.p999 = at(0.999);
-    return s;
-}
-
 // --- results -----------------------------------------------------------------
-
-// One target of a row: value (a ratio) against bound, e.g. p50 / floor p50 <= 2.
-struct check {
-    std::string text;  // e.g. ">= 0.3x boost.lockfree.spsc_shm.u64"
-    double value;
-    double bound;
-    bool at_least;  // value >= bound (else <=)
-    bool known() const { return std::isfinite(value); }
-    bool met() const { return known() && (at_least ? value >= bound : value <= bound); }
-    const char* met_json() const { return !known() ? "null" : met() ? "true" : "false"; }
-};
 
 struct row {
     std::string name;
@@ -356,10 +225,6 @@ void append_note(row& r, const std::string& note) { r.note = r.note.empty() ? no
 std::string unique(const char* what) { return std::string("omstream-bench-ipc-") + what + "-" + std::to_string(::getpid()); }
 
 // --- 1. floor: cache-line ping-pong --------------------------------------------
-
-struct alignas(64) pingpong_line {
-    std::atomic<u64> word{0};
-};
 
 void bench_floor() {
     row& r = add_row("floor.cacheline");
@@ -1007,29 +872,6 @@ bool wanted(const char* name) {
 
 // --- report ---------------------------------------------------------------------
 
-std::string cpu_model() {
-    std::ifstream f("/proc/cpuinfo");
-    std::string line, model, family, mod;
-    auto value = [](const std::string& l) {
-        const auto c = l.find(':');
-        return c == std::string::npos ? std::string() : l.substr(c + 2);
-    };
-    while (std::getline(f, line)) {
-        if (model.empty() && line.rfind("model name", 0) == 0) model = value(line);
-        if (family.empty() && line.rfind("cpu family", 0) == 0) family = value(line);
-        if (mod.empty() && line.rfind("model\t", 0) == 0) mod = value(line);
-    }
-    return model + " (family " + family + ", model " + mod + ", " + std::to_string(std::thread::hardware_concurrency()) +
-           " CPUs)";
-}
-
-std::string today() {
-    const std::time_t t = std::time(nullptr);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-    return buf;
-}
-
 // The issues' targets, attached to the rows they judge. Latency: both p50 and
 // p99.9 are compared with the p50 of the floor measured interleaved with the
 // row (the floor's own p99.9 is mostly host noise). Throughput: the named peer.
@@ -1065,19 +907,6 @@ void assign_targets() {
             r.ratio = r.checks.front().value;
 }
 
-// "true" if every target is met, "false" if one is missed, else "null" (a peer is missing).
-const char* met_json(const std::vector<check>& cs) {
-    if (cs.empty())
-        return "null";
-    bool unknown = false;
-    for (const auto& c : cs) {
-        if (c.known() && !c.met())
-            return "false";
-        unknown = unknown || !c.known();
-    }
-    return unknown ? "null" : "true";
-}
-
 std::string num(double v, int precision) {
     if (std::isnan(v)) return "-";
     char buf[64];
@@ -1099,18 +928,6 @@ void print_table() {
                         num(c.value, 2).c_str(), c.known() ? (c.met() ? "met" : "MISSED") : "n/a");
 }
 
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) {
-            out += ' ';
-            continue;
-        }
-        out += c;
-    }
-    return out + "\"";
-}
 std::string json_number(double v) { return std::isnan(v) || std::isinf(v) ? "null" : num(v, 3); }
 
 void write_json(const char* path) {

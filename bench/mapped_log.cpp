@@ -51,10 +51,7 @@
 #include <lmdb.h>
 #endif
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-#define OMSTREAM_BENCH_TSC 1
-#endif
+#include "common.hpp"
 
 #include <endian.h>
 #include <fcntl.h>
@@ -94,14 +91,7 @@
 #endif
 
 namespace {
-
-using u64 = std::uint64_t;
 using steady = std::chrono::steady_clock;
-
-struct rec64 {
-    u64 v[8];
-};
-static_assert(sizeof(rec64) == 64 && std::is_trivially_copyable_v<rec64>);
 
 using log_t = omstream::mapped_log<rec64>;
 using stream_t = omstream::stream<log_t, omstream::count_window>;
@@ -115,21 +105,6 @@ constexpr u64 lmdb_txn_records = 1000;
 constexpr std::int64_t pace_ns = 2000;
 
 // --- configuration -----------------------------------------------------------
-
-bool smoke() {
-    static const bool s = [] {
-        const char* v = std::getenv("OMSTREAM_BENCH_SMOKE");
-        return v != nullptr && *v != '\0' && std::string(v) != "0";
-    }();
-    return s;
-}
-
-u64 env_number(const char* name, u64 fallback) {
-    const char* s = std::getenv(name);
-    if (s == nullptr || *s == '\0') return fallback;
-    const u64 v = std::strtoull(s, nullptr, 10);
-    return v == 0 ? fallback : v;
-}
 
 u64 records() {
     const u64 n = env_number("OMSTREAM_BENCH_RECORDS", smoke() ? 200'000 : 4'000'000);
@@ -157,62 +132,6 @@ std::string g_load;  // load average when the run started
 
 // --- processes, clocks -------------------------------------------------------
 
-void pin(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    (void)sched_setaffinity(0, sizeof set, &set);  // fewer CPUs or a cpuset: stay where we are
-}
-
-inline void cpu_relax() {
-#if defined(OMSTREAM_BENCH_TSC)
-    _mm_pause();
-#else
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-#endif
-}
-
-std::int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
-}
-
-struct phase_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-struct deadline {
-    std::int64_t at;
-    explicit deadline(double seconds) : at(steady_ns() + static_cast<std::int64_t>(seconds * 1e9)) {}
-    bool passed() const { return steady_ns() > at; }
-};
-
-// Latencies are timed with the TSC (calibrated against steady_clock), read
-// in both processes: the invariant TSC is one clock for every CPU of a host.
-struct ticker {
-    double ns_per_tick = 1.0;
-    void calibrate() {
-#if defined(OMSTREAM_BENCH_TSC)
-        const auto t0 = steady_ns();
-        const u64 c0 = __rdtsc();
-        std::this_thread::sleep_for(std::chrono::milliseconds(smoke() ? 20 : 100));
-        const auto t1 = steady_ns();
-        const u64 c1 = __rdtsc();
-        ns_per_tick = static_cast<double>(t1 - t0) / static_cast<double>(c1 - c0);
-#endif
-    }
-    static u64 now() {
-#if defined(OMSTREAM_BENCH_TSC)
-        _mm_lfence();
-        const u64 t = __rdtsc();
-        _mm_lfence();
-        return t;
-#else
-        return static_cast<u64>(steady_ns());
-#endif
-    }
-    u64 ticks(double ns) const { return static_cast<u64>(ns / ns_per_tick); }
-} g_tick;
-
 volatile sig_atomic_t g_child = 0;
 
 void on_parent_alarm(int) {
@@ -220,16 +139,6 @@ void on_parent_alarm(int) {
     const char msg[] = "bench_mapped_log: global timeout, giving up (scratch files may remain in /tmp/omstream-bench-log-*)\n";
     (void)!::write(2, msg, sizeof msg - 1);
     ::_exit(3);
-}
-
-void* shared_alloc(std::size_t bytes) {
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        std::perror("mmap");
-        std::exit(1);
-    }
-    std::memset(p, 0, bytes);
-    return p;
 }
 
 struct alignas(64) control {
@@ -241,15 +150,6 @@ struct alignas(64) control {
     std::atomic<long> child_nvcsw{0};  // child: involuntary context switches while sampling
     char error[256];
 };
-
-template <class F>
-bool spin_until(F&& done, const deadline& d) {
-    for (u64 i = 1;; ++i) {
-        if (done()) return true;
-        if ((i & 0xfff) == 0 && d.passed()) return false;
-        cpu_relax();
-    }
-}
 
 // Runs `child_fn` in a child process on CPU 1 and `parent_fn` here on CPU 0.
 template <class ChildFn, class ParentFn>
@@ -351,42 +251,12 @@ rec64 make_record(u64 i) {
 
 // --- results -----------------------------------------------------------------
 
-struct stats {
-    double p50 = NAN, p99 = NAN, p999 = NAN, p9999 = NAN;
-    std::size_t n = 0;
-};
-
-stats percentiles(std::vector<double> v) {
-    stats s;
-    s.n = v.size();
-    if (v.empty()) return s;
-    std::sort(v.begin(), v.end());
-    auto at = [&](double q) {
-        const auto i = static_cast<std::size_t>(q * static_cast<double>(v.size()));
-        return v[std::min(i, v.size() - 1)];
-    };
-    s.p50 = at(0.50);
-    s.p99 = at(0.99);
-    s.p999 = at(0.999);
-    s.p9999 = at(0.9999);
-    return s;
-}
-
 double median(std::vector<double> v) {
     if (v.empty()) return NAN;
     std::sort(v.begin(), v.end());
     const std::size_t n = v.size();
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
-
-struct check {
-    std::string text;
-    double value;
-    double bound;
-    bool at_least;
-    bool known() const { return std::isfinite(value); }
-    bool met() const { return known() && (at_least ? value >= bound : value <= bound); }
-};
 
 struct row {
     std::string name;
@@ -658,10 +528,6 @@ void bench_lmdb(u64 per_txn) {
 // --- 4. write-to-read latency -------------------------------------------------------
 
 constexpr u64 latency_rounds = 20;
-
-struct alignas(64) pingpong_line {
-    std::atomic<u64> word{0};
-};
 
 enum class consumer_mode { poll_spin, apply };
 
@@ -1062,34 +928,11 @@ void bench_replay_recovery() {
 
 // --- report ---------------------------------------------------------------------------
 
-std::string cpu_model() {
-    std::ifstream f("/proc/cpuinfo");
-    std::string line, model, family, mod;
-    auto value = [](const std::string& l) {
-        const auto c = l.find(':');
-        return c == std::string::npos ? std::string() : l.substr(c + 2);
-    };
-    while (std::getline(f, line)) {
-        if (model.empty() && line.rfind("model name", 0) == 0) model = value(line);
-        if (family.empty() && line.rfind("cpu family", 0) == 0) family = value(line);
-        if (mod.empty() && line.rfind("model\t", 0) == 0) mod = value(line);
-    }
-    return model + " (family " + family + ", model " + mod + ", " + std::to_string(std::thread::hardware_concurrency()) +
-           " CPUs)";
-}
-
 std::string load_average() {
     std::ifstream f("/proc/loadavg");
     std::string one, five, fifteen;
     f >> one >> five >> fifteen;
     return one + " " + five + " " + fifteen;
-}
-
-std::string today() {
-    const std::time_t t = std::time(nullptr);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-    return buf;
 }
 
 void assign_targets() {
@@ -1123,16 +966,6 @@ void assign_targets() {
     if (row* r = find_row("raw.mmap_copy.64B")) r->ratio = 1.0;
 }
 
-const char* met_json(const std::vector<check>& cs) {
-    if (cs.empty()) return "null";
-    bool unknown = false;
-    for (const auto& c : cs) {
-        if (c.known() && !c.met()) return "false";
-        unknown = unknown || !c.known();
-    }
-    return unknown ? "null" : "true";
-}
-
 void print_table() {
     std::printf("\n%-44s %14s %9s %9s %9s %9s %7s %5s  %s\n", "name", "records_per_s", "p50_ns", "p99_ns", "p999_ns",
                 "p9999_ns", "ratio", "met", "note");
@@ -1150,18 +983,6 @@ void print_table() {
                         !c.known() ? "n/a" : c.met() ? "met" : "MISSED");
 }
 
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) {
-            out += ' ';
-            continue;
-        }
-        out += c;
-    }
-    return out + "\"";
-}
 std::string json_number(double v) { return std::isnan(v) || std::isinf(v) ? "null" : num(v, 3); }
 
 void write_json(const char* path) {
