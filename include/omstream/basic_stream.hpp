@@ -17,6 +17,7 @@
 #include <omstream/options.hpp>
 #include <omstream/window.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -197,6 +198,7 @@ class stream {
             if (d.what == action::wait) {
                 deadline_ = d.deadline;
                 detail::picked p{d.what, d.count};
+                p.more = std::max<std::size_t>(d.more, 1);
                 if (d.deadline != time_point::max())
                     p.deadline_ns = detail::to_ns<clock_type>(d.deadline);
                 return p;

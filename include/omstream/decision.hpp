@@ -2,6 +2,11 @@
 // (until a deadline or a new record), emit a window over the first `count`
 // pending records, or drop the first `count` as late (S6). drop(0) only
 // moves the emitter's state on (it must then change it).
+//
+// A wait may also say how many more records must be pending before its
+// answer can change (a count window short of 10 records: 10). Consumers then
+// watch for that record alone instead of the next one, which keeps them off
+// the memory producers are writing.
 #pragma once
 
 #include <chrono>
@@ -18,8 +23,11 @@ struct decision {
     action what = action::wait;
     std::size_t count = 0;                    // emit/drop: a prefix of the pending records
     time_point deadline = time_point::max();  // wait: ask again at this time at the latest
+    std::size_t more = 1;  // wait: records to arrive before the answer can change (0 counts as 1)
 
-    static decision wait(time_point until = time_point::max()) { return {action::wait, 0, until}; }
+    static decision wait(time_point until = time_point::max(), std::size_t more = 1) {
+        return {action::wait, 0, until, more};
+    }
     static decision emit(std::size_t count) { return {action::emit, count, time_point::max()}; }
     static decision drop(std::size_t count) { return {action::drop, count, time_point::max()}; }
 };

@@ -14,7 +14,9 @@
 //   L4 a wait's deadline is later than `now` (or time_point::max(): "only a
 //      new record can change my mind").
 //   L5 a wait leaves the state unchanged (the stream discards state changes
-//      made on a wait).
+//      made on a wait), and it holds: asked again with the same state, before
+//      its deadline and with fewer than `more` further records pending, next()
+//      waits again (storages answer such polls without asking).
 //   L6 progress: an emit or a drop covers at least one record or changes
 //      the state (else it would loop forever; drop(0) is how an emitter moves
 //      its state on without delivering anything).
@@ -129,7 +131,7 @@ S copy_state(const S& s) {
 template <class Clock>
 bool same_decision(const decision<Clock>& a, const decision<Clock>& b) {
     return a.what == b.what && a.count == b.count &&
-           (a.what != action::wait || a.deadline == b.deadline);
+           (a.what != action::wait || (a.deadline == b.deadline && a.more == b.more));
 }
 
 template <class Clock>
@@ -142,9 +144,10 @@ std::string describe(const decision<Clock>& d) {
         case action::wait:
             break;
     }
+    const std::string more = d.more > 1 ? ", more " + std::to_string(d.more) : "";
     if (d.deadline == Clock::time_point::max())
-        return "wait()";
-    return "wait(" + std::to_string(d.deadline.time_since_epoch().count()) + ")";
+        return "wait(" + (more.empty() ? "" : "max" + more) + ")";
+    return "wait(" + std::to_string(d.deadline.time_since_epoch().count()) + more + ")";
 }
 
 // What the law checker saw in the current test.
@@ -181,6 +184,16 @@ struct law_checked {
 
     E inner;
 
+    // The last wait this handle saw, to check that it holds (L5).
+    struct last_wait {
+        bool valid = false;
+        std::uint64_t first_seq = 0;
+        std::size_t pending = 0;
+        decision<clock_type> answer;
+        state_type state{};
+    };
+    mutable last_wait last{};
+
     template <class Options>
     static law_checked from_options(const Options& options) {
         if constexpr (requires { E::from_options(options); }) {
@@ -215,6 +228,20 @@ struct law_checked {
             detail::with_clock_moved<clock_type>([&] { return inner.next(pending, moved, now); });
 
         const auto what = detail::describe(d);
+        const bool held_on =
+            last.valid && last.first_seq == pending.first_seq() &&
+            detail::same_state(before, last.state) && now < last.answer.deadline &&
+            pending.size() < last.pending + std::max<std::size_t>(last.answer.more, 1);
+        EXPECT_TRUE(!held_on || d.what == action::wait)
+            << "L5: " << detail::describe(last.answer) << " over " << last.pending
+            << " pending did not hold: " << what << " over " << pending.size();
+        last.valid = d.what == action::wait;
+        if (last.valid) {
+            last.first_seq = pending.first_seq();
+            last.pending = pending.size();
+            last.answer = d;
+            last.state = detail::copy_state(before);
+        }
         EXPECT_TRUE(detail::same_decision(d, d2) && detail::same_state(state, again))
             << "L2: next() is not a function of (pending, state, now): " << what << " then "
             << detail::describe(d2);

@@ -43,6 +43,8 @@ struct picked {
     // wait: the emitter's deadline (ns on the stream's clock); until then,
     // and while no record arrives, asking again gives the same answer.
     std::int64_t deadline_ns = std::numeric_limits<std::int64_t>::max();
+    // wait: records to arrive before the answer can change (at least 1).
+    std::uint64_t more = 1;
 };
 
 // Refuses an emitter answer that storage cannot carry out (S8): more records

@@ -51,7 +51,7 @@ struct first_of {
 
     template <class T>
     decision<clock_type> next(const window<T>& pending, state_type& state, time_point now) const {
-        return next_from<T, 0>(pending, state, now, time_point::max());
+        return next_from<T, 0>(pending, state, now, time_point::max(), ~std::size_t{0});
     }
 
   private:
@@ -66,15 +66,17 @@ struct first_of {
 
     template <class T, std::size_t I>
     decision<clock_type> next_from(const window<T>& pending, state_type& state, time_point now,
-                                   time_point earliest) const {
+                                   time_point earliest, std::size_t fewest) const {
         if constexpr (I == sizeof...(Emitters)) {
-            return decision<clock_type>::wait(earliest);
+            // Waits until the first child could change its answer.
+            return decision<clock_type>::wait(earliest, fewest);
         } else {
             constexpr auto index = boost::hana::size_c<I>;
             auto child_state = state[index];
             auto d = emitters[index].next(pending, child_state, now);
             if (d.what == action::wait)
-                return next_from<T, I + 1>(pending, state, now, std::min(earliest, d.deadline));
+                return next_from<T, I + 1>(pending, state, now, std::min(earliest, d.deadline),
+                                           std::min(fewest, std::max<std::size_t>(d.more, 1)));
             state[index] = child_state;
             if (d.what == action::emit)
                 restart_others<I>(state, now);

@@ -43,13 +43,16 @@ struct basic_count_window {
     decision<Clock> next(const window<T>& pending, state_type&, time_point now) const {
         if (pending.size() >= size)
             return decision<Clock>::emit(size);
-        if (max_wait == std::chrono::nanoseconds::zero() || pending.empty())
-            return decision<Clock>::wait();
+        const std::size_t missing = size - pending.size();
+        if (max_wait == std::chrono::nanoseconds::zero())
+            return decision<Clock>::wait(time_point::max(), missing);
+        if (pending.empty())
+            return decision<Clock>::wait();  // the first record sets the deadline
         const auto due = (*pending.entries().begin()).template created<Clock>() +
                          std::chrono::duration_cast<typename Clock::duration>(max_wait);
         if (now >= due)
             return decision<Clock>::emit(pending.size());
-        return decision<Clock>::wait(due);
+        return decision<Clock>::wait(due, missing);
     }
 };
 
