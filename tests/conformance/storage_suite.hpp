@@ -480,6 +480,53 @@ TYPED_TEST_P(storage_suite, apply_wakes_for_the_deadline_after_idle_polls) {
     EXPECT_TRUE(delivered) << "apply() slept past the max_wait deadline";
 }
 
+// A count window waits for `size - pending` more records (decision::more),
+// and polls in between watch only the record that completes it: the window
+// still comes with its last record, for fixed- and variable-size records.
+TYPED_TEST_P(storage_suite, a_window_comes_with_its_last_record_while_polls_watch_ahead) {
+    auto check = [&]<class T>(T (*make)(std::uint64_t)) {
+        const auto name = this->fresh();
+        auto s = this->template open<T>(name, omstream::size = 8);
+        std::size_t windows = 0;
+        for (std::uint64_t i = 0; i < 40; ++i) {
+            ASSERT_FALSE(s.poll([](const auto&) {})) << "record " << i;
+            ASSERT_FALSE(s.poll([](const auto&) {})) << "record " << i;
+            s.append(make(i));
+            if (i % 8 == 7) {
+                ASSERT_TRUE(s.poll([&](const window<T>& w) {
+                    EXPECT_EQ(w.size(), 8u);
+                    EXPECT_EQ(w.first_seq(), i - 7);
+                    ++windows;
+                })) << "record "
+                    << i << " completes a window";
+            }
+        }
+        EXPECT_EQ(windows, 5u);
+    };
+    check(+[](std::uint64_t i) { return i; });
+    check(+[](std::uint64_t i) { return std::string(i % 5 * 10, 'x'); });
+}
+
+// A member that watches ahead still takes a window that another member of
+// its group gave back (its callback threw): a group's change ends the watch.
+TYPED_TEST_P(storage_suite, a_watching_member_takes_a_window_another_member_gave_back) {
+    const auto name = this->fresh();
+    auto producer = this->template open<std::uint64_t>(name);
+    auto m1 = this->template open<std::uint64_t>(name, omstream::group = "g", omstream::size = 4);
+    auto m2 = this->template open<std::uint64_t>(name, omstream::group = "g", omstream::size = 4);
+    producer.append(std::vector<std::uint64_t>{0, 1, 2, 3});
+    // m2 looks while m1 holds the window, so it starts watching for record 7.
+    EXPECT_THROW(m1.poll([&](const auto&) {
+        EXPECT_FALSE(m2.poll([](const auto&) {}));
+        EXPECT_FALSE(m2.poll([](const auto&) {}));
+        throw std::runtime_error("callback failed");
+    }),
+                 std::runtime_error);
+    std::vector<std::uint64_t> got;
+    ASSERT_TRUE(m2.poll([&](const auto& w) { got.assign(w.begin(), w.end()); }));
+    EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2, 3}));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     storage_suite, open_creates_then_attaches, sequence_numbers_are_dense_and_created_is_stamped,
     variable_length_records_round_trip, batch_append_is_published_at_once_and_in_order,
@@ -492,6 +539,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     a_full_bounded_stream_makes_producers_wait_or_refuse,
     a_waiting_producer_resumes_when_consumers_catch_up,
     idle_polls_notice_a_new_record_and_the_deadline_at_once,
-    apply_wakes_for_the_deadline_after_idle_polls);
+    apply_wakes_for_the_deadline_after_idle_polls,
+    a_window_comes_with_its_last_record_while_polls_watch_ahead,
+    a_watching_member_takes_a_window_another_member_gave_back);
 
 }  // namespace omstream::testing

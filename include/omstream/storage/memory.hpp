@@ -132,7 +132,7 @@ class memory {
     template <class Pick>
     claim_type claim(group_handle group, std::int64_t now_ns, detail::claim_buffers& buffers,
                      Pick&& pick) {
-        return log_->claim(group, now_ns, buffers, pick);
+        return log_->claim(group, now_ns, buffers, pick, idle_);
     }
     void commit(group_handle group, std::uint64_t ticket) { log_->finish(group, ticket, true); }
     void abandon(group_handle group, std::uint64_t ticket) { log_->finish(group, ticket, false); }
@@ -148,6 +148,7 @@ class memory {
     static detail::memory_registry& registry() { return detail::memory_registry::instance(); }
 
     std::shared_ptr<detail::memory_log<T>> log_;
+    detail::memory_idle idle_;  // this handle's, not the group's
 };
 
 }  // namespace omstream
