@@ -425,7 +425,7 @@ class shm_ring {
         struct {
             bool valid = false;
             std::uint64_t current = 0;  // the group's `current` word
-            std::uint64_t end = 0;      // first slot not published
+            std::uint64_t end = 0;      // the slot watched (see watch())
             std::uint32_t end_word = 0;
             std::int64_t deadline_ns = 0;
             std::uint64_t polls = 0;
@@ -1219,7 +1219,7 @@ class shm_ring {
                     if (changed)
                         propose(seen);  // keep the drops; a retry would redo them
                     else if constexpr (!Lossy)
-                        local_->idle = {true, seen, end, local_->end_word, p.deadline_ns, 0};
+                        watch(seen, end, p);
                     return {};
                 }
                 detail::check_picked(p, pending, [&] { return state != b.state; });
@@ -1307,15 +1307,28 @@ class shm_ring {
         return s;
     }
 
+    // After a wait: the slot to watch is that of the record that can change
+    // the emitter's answer (decision::more past the first unpublished one),
+    // not the next one, where producers are writing. Its word then is the
+    // previous lap's (more is capped at the capacity), so the record's
+    // publication changes it.
+    void watch(std::uint64_t current, std::uint64_t end, const detail::picked& p) noexcept {
+        const std::uint64_t at = end + std::min<std::uint64_t>(p.more, m_->header->capacity) - 1;
+        const std::uint32_t word = at == end ? local_->end_word : detail::load_length(m_->slot(at));
+        if (at != end && m_->published(at, word))
+            return;  // published since the scan: the next poll looks
+        local_->idle = {true, current, at, word, p.deadline_ns, 0};
+    }
+
     // Whether the emitter's last `wait` still holds, without a look at the
     // group or the ring beyond two words: the group state did not move, the
-    // slot we stopped at is as it was, the emitter's deadline has not come,
-    // and no other member's window is out (those need checks for dead
-    // members). Every 8th poll takes the full path anyway, which looks after
-    // a dead producer's claim.
+    // slot we watch is as it was, the emitter's deadline has not come, and
+    // no other member's window is out (those need checks for dead members).
+    // Every 64th poll takes the full path anyway, which looks after a dead
+    // producer's claim.
     bool still_idle(const group_handle& me, std::int64_t now_ns) noexcept {
         auto& idle = local_->idle;
-        return idle.valid && ++idle.polls % 8 != 0 && !local_->others_out &&
+        return idle.valid && ++idle.polls % 64 != 0 && !local_->others_out &&
                now_ns < idle.deadline_ns &&
                detail::load_length(m_->slot(idle.end)) == idle.end_word &&
                me.group->current.load(std::memory_order_acquire) == idle.current;
