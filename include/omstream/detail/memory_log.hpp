@@ -10,6 +10,7 @@
 #include <omstream/detail/claim.hpp>
 #include <omstream/detail/frame.hpp>
 #include <omstream/detail/futex.hpp>
+#include <omstream/detail/process_wait_word.hpp>
 #include <omstream/detail/spin_lock.hpp>
 #include <omstream/error.hpp>
 #include <omstream/metadata.hpp>
@@ -146,7 +147,7 @@ class memory_log {
     memory_log& operator=(const memory_log&) = delete;
 
     const std::string& name() const noexcept { return name_; }
-    wait_word& consumer_signal() noexcept { return consumers_; }
+    process_wait_word& consumer_signal() noexcept { return consumers_; }
 
     // --- producers ---------------------------------------------------------
 
@@ -724,7 +725,7 @@ class memory_log {
     std::vector<memory_chunk*> free_;                      // released chunks, reused by roll()
     alignas(64) std::atomic<std::uint64_t> watermark_{0};  // lowest unprocessed record
     wait_word space_;                                      // producers waiting for room
-    wait_word consumers_;                                  // consumers waiting for records
+    process_wait_word consumers_;                          // consumers waiting for records
 
     // Consumers' side.
     alignas(64) std::mutex groups_mutex_;
