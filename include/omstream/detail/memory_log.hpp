@@ -480,11 +480,8 @@ class memory_log {
         if (bytes > settings_.chunk_size) {
             fresh = new memory_chunk((bytes + 63) & ~std::size_t{63});
         } else if (!free_.empty()) {
-            fresh = free_.back();
+            fresh = free_.back();  // cleared by pool()
             free_.pop_back();
-            std::memset(fresh->data, 0, fresh->size);
-            fresh->next.store(nullptr, std::memory_order_relaxed);
-            fresh->newest_ns.store(0, std::memory_order_relaxed);
         } else {
             fresh = new memory_chunk(settings_.chunk_size);
         }
@@ -705,12 +702,21 @@ class memory_log {
         }
     }
 
+    // Keeps a released chunk for roll() to reuse, cleared here: the consumer
+    // has time to spare, the producer that rolls has none. Only consumers
+    // add to free_ (under groups_mutex_), so room seen stays room.
     bool pool(memory_chunk* chunk) {
         if (chunk->size != settings_.chunk_size)
             return false;
+        {
+            std::lock_guard lock(producer_lock_);
+            if (free_.size() >= max_free_chunks)
+                return false;
+        }
+        std::memset(chunk->data, 0, chunk->size);
+        chunk->next.store(nullptr, std::memory_order_relaxed);
+        chunk->newest_ns.store(0, std::memory_order_relaxed);
         std::lock_guard lock(producer_lock_);
-        if (free_.size() >= max_free_chunks)
-            return false;
         free_.push_back(chunk);
         return true;
     }
