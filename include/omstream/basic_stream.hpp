@@ -67,7 +67,10 @@ class stream {
     // Appends one record; waits while a bounded storage is full, at most the
     // `timeout` option (then errc::full).
     void append(const record_type& record) {
-        storage_.append(std::span<const record_type>(&record, 1), now_ns(), timeout_);
+        if constexpr (stamps_late)
+            (void)storage_.append_one(record, stamp_now{}, timeout_, false);
+        else
+            storage_.append(std::span<const record_type>(&record, 1), now_ns(), timeout_);
     }
 
     // Appends a batch with one claim and one publish: consumers see all of it
@@ -81,7 +84,10 @@ class stream {
 
     // Like append, but returns false at once instead of waiting for room.
     bool try_append(const record_type& record) {
-        return storage_.try_append(std::span<const record_type>(&record, 1), now_ns());
+        if constexpr (stamps_late)
+            return storage_.append_one(record, stamp_now{}, std::chrono::nanoseconds::zero(), true);
+        else
+            return storage_.try_append(std::span<const record_type>(&record, 1), now_ns());
     }
     template <std::ranges::forward_range Range>
     requires(!std::same_as<std::remove_cvref_t<Range>, record_type>) &&
@@ -174,6 +180,15 @@ class stream {
 
     // Cheap for system_clock (detail/fast_clock.hpp): every append stamps a record.
     static std::int64_t now_ns() noexcept { return detail::now_ns<clock_type>(); }
+
+    // A storage with append_one() takes the clock itself and reads it when it
+    // suits it (after claiming room), rather than a time read beforehand.
+    struct stamp_now {
+        std::int64_t operator()() const noexcept { return now_ns(); }
+    };
+    static constexpr bool stamps_late = requires(Storage & s, const record_type& r) {
+        s.append_one(r, stamp_now{}, std::chrono::nanoseconds{}, false);
+    };
 
     // Consumers join their group at first use, so that producers never hold
     // records back for a group of their own.

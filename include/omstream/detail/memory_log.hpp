@@ -159,7 +159,7 @@ class memory_log {
                 bool try_only) {
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if constexpr (fixed) {
-            if (n == 1 && append_one(*std::ranges::begin(records), created_ns))
+            if (n == 1 && try_append_one(*std::ranges::begin(records), [=] { return created_ns; }))
                 return true;
         }
         if (n == 0)
@@ -212,11 +212,18 @@ class memory_log {
     }
 
     // One fixed-size record while the bound and the tail chunk have room: the
-    // common case, kept short. Returns false for the general path to take it
-    // (to wait, roll to a new chunk, or refuse its size).
-    bool append_one(const T& record, std::int64_t created_ns) {
+    // common case, kept short. `stamp()` gives its `created` time. It is read
+    // after the claim (unless max_age needs it inside), so that the clock's
+    // latency overlaps the write instead of holding up the locked claim.
+    // Returns false for the general path to take the record (to wait, roll to
+    // a new chunk, or refuse its size).
+    template <class Stamp>
+    bool try_append_one(const T& record, Stamp&& stamp) {
+        static_assert(fixed);
         if (codec<T>::fixed_size > settings_.max_record_size)
             return false;
+        const bool aged = settings_.max_age.count() != 0;
+        std::int64_t created_ns = aged ? stamp() : 0;
         std::byte* frame;
         std::uint64_t seq;
         {
@@ -229,6 +236,8 @@ class memory_log {
             ++tail_.seq;
             note_created(*tail_.chunk, created_ns);
         }
+        if (!aged)
+            created_ns = stamp();
 #if defined(__x86_64__) || defined(__i386__)
         // Ask for the line a few frames on in exclusive state now: a consumer
         // that read up to here has it shared, and waiting for it then would

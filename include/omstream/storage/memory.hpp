@@ -118,6 +118,19 @@ class memory {
     void append(const T* first, std::size_t n, std::int64_t created_ns) {
         append(std::span<const T>(first, n), created_ns);
     }
+    // One record, with its `created` time from `stamp()`, read as late as the
+    // storage can (memory_log::try_append_one); `try_only`: false instead of
+    // waiting for room.
+    template <class Stamp>
+    bool append_one(const T& record, Stamp&& stamp, std::chrono::nanoseconds timeout,
+                    bool try_only) {
+        if constexpr (record_traits<T>::fixed_size) {
+            if (log_->try_append_one(record, stamp))
+                return true;
+        }
+        return log_->append(std::span<const T>(&record, 1), stamp(), timeout, try_only);
+    }
+
     template <class Range>
     bool try_append(const Range& records, std::int64_t created_ns) {
         return log_->append(records, created_ns, std::chrono::nanoseconds::zero(), true);
