@@ -298,14 +298,24 @@ class shm_ring {
     template <class Range>
     void append(const Range& records, std::int64_t created_ns,
                 std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) {
-        put(records, created_ns, timeout, false);
+        put(
+            records, [=] { return created_ns; }, timeout, false);
     }
     void append(const T* first, std::size_t n, std::int64_t created_ns) {
         append(std::span<const T>(first, n), created_ns);
     }
     template <class Range>
     bool try_append(const Range& records, std::int64_t created_ns) {
-        return put(records, created_ns, std::chrono::nanoseconds::zero(), true);
+        return put(
+            records, [=] { return created_ns; }, std::chrono::nanoseconds::zero(), true);
+    }
+    // One record, with its `created` time from `stamp()`, read once its slot
+    // is claimed: the clock's latency then overlaps the write instead of
+    // holding up the claim. `try_only`: false instead of waiting for room.
+    template <class Stamp>
+    bool append_one(const T& record, Stamp&& stamp, std::chrono::nanoseconds timeout,
+                    bool try_only) {
+        return put(std::span<const T>(&record, 1), stamp, timeout, try_only);
     }
     bool try_append(const T* first, std::size_t n, std::int64_t created_ns) {
         return try_append(std::span<const T>(first, n), created_ns);
@@ -429,6 +439,7 @@ class shm_ring {
             std::uint32_t end_word = 0;
             std::int64_t deadline_ns = 0;
             std::uint64_t polls = 0;
+            std::uint64_t full_every = 8;  // polls; see still_idle()
         } idle;
         bool others_out = false;  // windows of other members are out (one of them may die)
         std::chrono::steady_clock::time_point last_dead_check{};
@@ -689,9 +700,8 @@ class shm_ring {
                         " live producer handles already; share handles within a process");
     }
 
-    template <class Range>
-    bool put(const Range& records, std::int64_t created_ns, std::chrono::nanoseconds timeout,
-             bool try_only) {
+    template <class Range, class Stamp>
+    bool put(const Range& records, Stamp&& stamp, std::chrono::nanoseconds timeout, bool try_only) {
         auto& h = *m_->header;
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if (n == 0)
@@ -718,7 +728,7 @@ class shm_ring {
         if (m_->lossy) {  // overwrites the oldest records when full (see "lossy rings")
             if (!claim_lossy_space(me, t, n, timeout, try_only))
                 return false;
-            write(records, t, n, created_ns);
+            write(records, t, n, stamp());
             me.from.store(t + n, std::memory_order_release);
             h.consumers.wake();
             return true;
@@ -741,7 +751,7 @@ class shm_ring {
                                              std::memory_order_acquire))
                 break;
         }
-        write(records, t, n, created_ns);
+        write(records, t, n, stamp());
         me.from.store(t + n,
                       std::memory_order_release);  // the claim is published: nothing to watch
         h.consumers.wake();
@@ -1317,18 +1327,21 @@ class shm_ring {
         const std::uint32_t word = at == end ? local_->end_word : detail::load_length(m_->slot(at));
         if (at != end && m_->published(at, word))
             return;  // published since the scan: the next poll looks
-        local_->idle = {true, current, at, word, p.deadline_ns, 0};
+        local_->idle = {true, current, at, word, p.deadline_ns, 0, at == end ? 8u : 64u};
     }
 
     // Whether the emitter's last `wait` still holds, without a look at the
     // group or the ring beyond two words: the group state did not move, the
     // slot we watch is as it was, the emitter's deadline has not come, and
     // no other member's window is out (those need checks for dead members).
-    // Every 64th poll takes the full path anyway, which looks after a dead
-    // producer's claim.
+    // Every 8th poll takes the full path anyway, which looks after a dead
+    // producer's claim; every 64th while we watch a slot ahead, because the
+    // full path reads the slot producers are writing. (Records behind a dead
+    // producer's slot then wait for 32 full paths, about 64 ms in apply(),
+    // unless the watched record arrives first.)
     bool still_idle(const group_handle& me, std::int64_t now_ns) noexcept {
         auto& idle = local_->idle;
-        return idle.valid && ++idle.polls % 64 != 0 && !local_->others_out &&
+        return idle.valid && ++idle.polls % idle.full_every != 0 && !local_->others_out &&
                now_ns < idle.deadline_ns &&
                detail::load_length(m_->slot(idle.end)) == idle.end_word &&
                me.group->current.load(std::memory_order_acquire) == idle.current;
