@@ -237,14 +237,24 @@ class mapped_log {
     template <class Range>
     void append(const Range& records, std::int64_t created_ns,
                 std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) {
-        put(records, created_ns, timeout, false);
+        put(
+            records, [=] { return created_ns; }, timeout, false);
     }
     void append(const T* first, std::size_t n, std::int64_t created_ns) {
         append(std::span<const T>(first, n), created_ns);
     }
     template <class Range>
     bool try_append(const Range& records, std::int64_t created_ns) {
-        return put(records, created_ns, std::chrono::nanoseconds::zero(), true);
+        return put(
+            records, [=] { return created_ns; }, std::chrono::nanoseconds::zero(), true);
+    }
+    // One record, with its `created` time from `stamp()`, read once its room
+    // is claimed: the clock's latency then overlaps the write instead of
+    // holding up the claim. `try_only`: false instead of waiting for room.
+    template <class Stamp>
+    bool append_one(const T& record, Stamp&& stamp, std::chrono::nanoseconds timeout,
+                    bool try_only) {
+        return put(std::span<const T>(&record, 1), stamp, timeout, try_only);
     }
     bool try_append(const T* first, std::size_t n, std::int64_t created_ns) {
         return try_append(std::span<const T>(first, n), created_ns);
@@ -1272,9 +1282,8 @@ class mapped_log {
         return local_->segment_base;
     }
 
-    template <class Range>
-    bool put(const Range& records, std::int64_t created_ns, std::chrono::nanoseconds timeout,
-             bool try_only) {
+    template <class Range, class Stamp>
+    bool put(const Range& records, Stamp&& stamp, std::chrono::nanoseconds timeout, bool try_only) {
         auto& h = *m_->header;
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if (n == 0)
@@ -1341,7 +1350,7 @@ class mapped_log {
         me.confirmed.store(t.pos + 1, std::memory_order_release);
         if (at != t.pos)
             pad_segment_end(t);
-        write(records, t.seq, at, created_ns);
+        write(records, t.seq, at, stamp());
         me.pos_from.store(next.pos, std::memory_order_release);  // published: nothing to watch
         h.consumers.wake();
         after_write(t, next, n);
