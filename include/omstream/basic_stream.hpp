@@ -158,7 +158,11 @@ class stream {
     Storage& storage() noexcept { return storage_; }
 
   private:
-    static constexpr int spin_attempts = 64;
+    // Polls before apply() falls asleep: some microseconds, so that a
+    // consumer keeping up with a busy producer rarely sleeps (each fall
+    // asleep costs a system call or two, and on memory<T> an interrupt of
+    // the producers' cores).
+    static constexpr int spin_attempts = 256;
     using claim_type = typename Storage::claim_type;
 
     stream(Storage storage, Emitter emitter, std::string group, std::chrono::nanoseconds timeout)
