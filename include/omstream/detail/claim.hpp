@@ -35,6 +35,13 @@ struct log_claim {
     std::int64_t deadline_ns = std::numeric_limits<std::int64_t>::max();
 };
 
+// A `created` time read before the append, for the storages' append_one
+// paths that take a stamp function and read it as late as they can.
+struct stamp_at {
+    std::int64_t ns;
+    std::int64_t operator()() const noexcept { return ns; }
+};
+
 // What a consumer's pick function answers: the emitter's decision, reduced
 // to what storage needs.
 struct picked {

@@ -61,15 +61,16 @@ class wait_word {
         // every append); ThreadSanitizer does not model fences, so it gets
         // the read-modify-write.
 #if defined(__SANITIZE_THREAD__)
-        const std::uint32_t sleepers = sleepers_.fetch_add(0, std::memory_order_seq_cst);
+        wake_if_asleep(sleepers_.fetch_add(0, std::memory_order_seq_cst));
 #else
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        const std::uint32_t sleepers = sleepers_.load(std::memory_order_relaxed);
+        wake_if_asleep(sleepers_.load(std::memory_order_relaxed));
 #endif
-        if (sleepers != 0 && armed_.load(std::memory_order_relaxed) != 0 &&
-            armed_.exchange(0, std::memory_order_seq_cst) != 0) {
-            wake_always();
-        }
+    }
+    // wake() for a caller whose publishing is already ordered before the look
+    // at sleepers_ by other means (process_wait_word's sleepers' barrier).
+    void wake_ordered() noexcept {
+        wake_if_asleep(sleepers_.load(std::memory_order_relaxed));
     }
     void wake_always() noexcept {
         epoch_.fetch_add(1, std::memory_order_seq_cst);
@@ -77,6 +78,13 @@ class wait_word {
     }
 
   private:
+    void wake_if_asleep(std::uint32_t sleepers) noexcept {
+        if (sleepers != 0 && armed_.load(std::memory_order_relaxed) != 0 &&
+            armed_.exchange(0, std::memory_order_seq_cst) != 0) {
+            wake_always();
+        }
+    }
+
     alignas(64) std::atomic<std::uint32_t> epoch_{0};
     alignas(64) std::atomic<std::uint32_t> sleepers_{0};
     std::atomic<std::uint32_t> armed_{0};

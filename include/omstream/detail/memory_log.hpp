@@ -159,7 +159,7 @@ class memory_log {
                 bool try_only) {
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if constexpr (fixed) {
-            if (n == 1 && try_append_one(*std::ranges::begin(records), [=] { return created_ns; }))
+            if (n == 1 && try_append_one(*std::ranges::begin(records), stamp_at{created_ns}))
                 return true;
         }
         if (n == 0)

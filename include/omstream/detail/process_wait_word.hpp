@@ -27,16 +27,15 @@ namespace omstream::detail {
 
 class process_wait_word {
   public:
-    std::uint32_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
+    std::uint32_t epoch() const noexcept { return word_.epoch(); }
 
     // Call between reading epoch() and re-checking for work, and pair with leave().
     void enter() noexcept {
-        sleepers_.fetch_add(1, std::memory_order_seq_cst);
-        armed_.store(1, std::memory_order_seq_cst);
+        word_.enter();
         if (asymmetric() && !heavy_barrier())
             blind_.store(true, std::memory_order_relaxed);
     }
-    void leave() noexcept { sleepers_.fetch_sub(1, std::memory_order_relaxed); }
+    void leave() noexcept { word_.leave(); }
 
     // A sleeper whose barrier failed (it never does once registered, but a
     // forked child must register again) cannot trust wakers: it naps.
@@ -46,29 +45,18 @@ class process_wait_word {
             if (timeout < std::chrono::nanoseconds::zero() || timeout > nap)
                 timeout = nap;
         }
-        futex_wait(epoch_, seen, timeout);
+        word_.sleep(seen, timeout);
     }
 
     void wake() noexcept {
-#if defined(__SANITIZE_THREAD__)
-        const std::uint32_t sleepers = sleepers_.fetch_add(0, std::memory_order_seq_cst);
-#else
         if (asymmetric()) {
-            std::atomic_signal_fence(std::memory_order_seq_cst);  // the sleeper's barrier orders us
+            std::atomic_signal_fence(std::memory_order_seq_cst);  // the sleepers' barrier orders us
+            word_.wake_ordered();
         } else {
-            std::atomic_thread_fence(std::memory_order_seq_cst);
-        }
-        const std::uint32_t sleepers = sleepers_.load(std::memory_order_relaxed);
-#endif
-        if (sleepers != 0 && armed_.load(std::memory_order_relaxed) != 0 &&
-            armed_.exchange(0, std::memory_order_seq_cst) != 0) {
-            wake_always();
+            word_.wake();
         }
     }
-    void wake_always() noexcept {
-        epoch_.fetch_add(1, std::memory_order_seq_cst);
-        futex_wake_all(epoch_);
-    }
+    void wake_always() noexcept { word_.wake_always(); }
 
   private:
     // Whether this process may use MEMBARRIER_CMD_PRIVATE_EXPEDITED: asked
@@ -92,9 +80,7 @@ class process_wait_word {
                ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
     }
 
-    alignas(64) std::atomic<std::uint32_t> epoch_{0};
-    alignas(64) std::atomic<std::uint32_t> sleepers_{0};
-    std::atomic<std::uint32_t> armed_{0};
+    wait_word word_;
     std::atomic<bool> blind_{false};
 };
 

@@ -237,20 +237,16 @@ class mapped_log {
     template <class Range>
     void append(const Range& records, std::int64_t created_ns,
                 std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) {
-        put(
-            records, [=] { return created_ns; }, timeout, false);
+        put(records, detail::stamp_at{created_ns}, timeout, false);
     }
     void append(const T* first, std::size_t n, std::int64_t created_ns) {
         append(std::span<const T>(first, n), created_ns);
     }
     template <class Range>
     bool try_append(const Range& records, std::int64_t created_ns) {
-        return put(
-            records, [=] { return created_ns; }, std::chrono::nanoseconds::zero(), true);
+        return put(records, detail::stamp_at{created_ns}, std::chrono::nanoseconds::zero(), true);
     }
-    // One record, with its `created` time from `stamp()`, read once its room
-    // is claimed: the clock's latency then overlaps the write instead of
-    // holding up the claim. `try_only`: false instead of waiting for room.
+    // One record, stamped once its room is claimed (as shm_ring::append_one).
     template <class Stamp>
     bool append_one(const T& record, Stamp&& stamp, std::chrono::nanoseconds timeout,
                     bool try_only) {

@@ -298,16 +298,14 @@ class shm_ring {
     template <class Range>
     void append(const Range& records, std::int64_t created_ns,
                 std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) {
-        put(
-            records, [=] { return created_ns; }, timeout, false);
+        put(records, detail::stamp_at{created_ns}, timeout, false);
     }
     void append(const T* first, std::size_t n, std::int64_t created_ns) {
         append(std::span<const T>(first, n), created_ns);
     }
     template <class Range>
     bool try_append(const Range& records, std::int64_t created_ns) {
-        return put(
-            records, [=] { return created_ns; }, std::chrono::nanoseconds::zero(), true);
+        return put(records, detail::stamp_at{created_ns}, std::chrono::nanoseconds::zero(), true);
     }
     // One record, with its `created` time from `stamp()`, read once its slot
     // is claimed: the clock's latency then overlaps the write instead of
