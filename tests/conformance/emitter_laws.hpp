@@ -67,6 +67,7 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <ranges>
 #include <string>
@@ -144,7 +145,9 @@ std::string describe(const decision<Clock>& d) {
         case action::wait:
             break;
     }
-    const std::string more = d.more > 1 ? ", more " + std::to_string(d.more) : "";
+    const std::string more = d.more == std::numeric_limits<std::size_t>::max() ? ", no record"
+                             : d.more > 1 ? ", more " + std::to_string(d.more)
+                                          : "";
     if (d.deadline == Clock::time_point::max())
         return "wait(" + (more.empty() ? "" : "max" + more) + ")";
     return "wait(" + std::to_string(d.deadline.time_since_epoch().count()) + more + ")";

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 
 namespace omstream::detail {
 
@@ -60,8 +61,14 @@ struct time_window {
             if (leading != 0)
                 return decision<Clock>::drop(leading);
         }
-        if (to_ns<Clock>(now) < end)
-            return decision<Clock>::wait(from_ns<Clock>(end));
+        if (to_ns<Clock>(now) < end) {
+            // Until `end` only time changes the answer, except where a late
+            // record can arrive at the front of the pending records, to be
+            // dropped: when none are pending (fixed windows).
+            const std::size_t more =
+                DropLate && pending.empty() ? 1 : std::numeric_limits<std::size_t>::max();
+            return decision<Clock>::wait(from_ns<Clock>(end), more);
+        }
         std::size_t covered = 0;
         for (auto e : entries) {
             if (e.created_ns() >= end)
