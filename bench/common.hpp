@@ -1,8 +1,9 @@
-// What the cross-process benchmarks (bench/ipc.cpp, bench/mapped_log.cpp)
-// share: configuration from the environment, pinning, memory shared with a
-// forked child, deadlines, the TSC ticker, percentiles, target checks and
-// the report helpers. Each benchmark is one translation unit that includes
-// this once, so everything sits in an unnamed namespace.
+// What the benchmarks share: configuration from the environment, pinning,
+// memory shared with a forked child, deadlines, the TSC ticker,
+// percentiles, target checks and the report helpers. Each benchmark is one
+// translation unit that includes this once, so everything sits in an
+// unnamed namespace; the functions are inline so that a benchmark that
+// uses only some of them compiles without warnings.
 #pragma once
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -39,7 +40,7 @@ struct rec64 {
 };
 static_assert(sizeof(rec64) == 64 && std::is_trivially_copyable_v<rec64>);
 
-bool smoke() {
+inline bool smoke() {
     static const bool s = [] {
         const char* v = std::getenv("OMSTREAM_BENCH_SMOKE");
         return v != nullptr && *v != '\0' && std::string(v) != "0";
@@ -47,7 +48,7 @@ bool smoke() {
     return s;
 }
 
-u64 env_number(const char* name, u64 fallback) {
+inline u64 env_number(const char* name, u64 fallback) {
     const char* s = std::getenv(name);
     if (s == nullptr || *s == '\0')
         return fallback;
@@ -55,7 +56,7 @@ u64 env_number(const char* name, u64 fallback) {
     return v == 0 ? fallback : v;
 }
 
-void pin(int cpu) {
+inline void pin(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
@@ -70,14 +71,14 @@ inline void cpu_relax() {
 #endif
 }
 
-std::int64_t steady_ns() {
+inline std::int64_t steady_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
 
 // Memory shared with the child: MAP_SHARED|MAP_ANONYMOUS, set up before fork.
-void* shared_alloc(std::size_t bytes) {
+inline void* shared_alloc(std::size_t bytes) {
     void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         std::perror("mmap");
@@ -144,7 +145,7 @@ struct stats {
     std::size_t n = 0;
 };
 
-stats percentiles(std::vector<double> v) {
+inline stats percentiles(std::vector<double> v) {
     stats s;
     s.n = v.size();
     if (v.empty())
@@ -172,7 +173,7 @@ struct check {
     const char* met_json() const { return !known() ? "null" : met() ? "true" : "false"; }
 };
 
-const char* met_json(const std::vector<check>& cs) {
+inline const char* met_json(const std::vector<check>& cs) {
     if (cs.empty())
         return "null";
     bool unknown = false;
@@ -188,7 +189,7 @@ struct alignas(64) pingpong_line {
     std::atomic<u64> word{0};
 };
 
-std::string cpu_model() {
+inline std::string cpu_model() {
     std::ifstream f("/proc/cpuinfo");
     std::string line, model, family, mod;
     auto value = [](const std::string& l) {
@@ -207,14 +208,14 @@ std::string cpu_model() {
            std::to_string(std::thread::hardware_concurrency()) + " CPUs)";
 }
 
-std::string today() {
+inline std::string today() {
     const std::time_t t = std::time(nullptr);
     char buf[64];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
     return buf;
 }
 
-std::string json_string(const std::string& s) {
+inline std::string json_string(const std::string& s) {
     std::string out = "\"";
     for (char c : s) {
         if (c == '"' || c == '\\')

@@ -24,8 +24,6 @@
 #define OMSTREAM_BENCH_RWQ 1
 #endif
 
-#include <pthread.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,7 +33,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
 #include <memory>
 #include <span>
@@ -43,19 +40,14 @@
 #include <thread>
 #include <vector>
 
+#include "common.hpp"
+
 namespace {
 
-using u64 = std::uint64_t;
 template <class T = u64>
 using producer_t = omstream::stream<omstream::memory<T>>;
 template <class T = u64>
 using consumer_t = omstream::stream<omstream::memory<T>, omstream::count_window>;
-
-// The 64-byte record of the omstream.memory.64B row: value v in every word.
-struct rec64 {
-    u64 v[8];
-};
-static_assert(sizeof(rec64) == 64 && std::is_trivially_copyable_v<rec64>);
 
 template <class T>
 T make_record(u64 v) {
@@ -79,19 +71,6 @@ u64 record_value(const T& r) {
 constexpr std::size_t batch = 64;              // window size and batch size
 constexpr std::size_t queue_capacity = 65536;  // bound of every queue and stream
 
-bool smoke() {
-    const char* s = std::getenv("OMSTREAM_BENCH_SMOKE");
-    return s != nullptr && *s != '\0' && std::string(s) != "0";
-}
-
-u64 env_number(const char* name, u64 fallback) {
-    const char* s = std::getenv(name);
-    if (s == nullptr || *s == '\0')
-        return fallback;
-    const u64 v = std::strtoull(s, nullptr, 10);
-    return v == 0 ? fallback : v;
-}
-
 u64 records() {
     static const u64 n = [] {
         const u64 v = env_number("OMSTREAM_BENCH_RECORDS", smoke() ? 200'000 : 10'000'000);
@@ -102,17 +81,6 @@ u64 records() {
 
 int repetitions() {
     return static_cast<int>(env_number("OMSTREAM_BENCH_REPETITIONS", smoke() ? 2 : 5));
-}
-
-// Pins the calling thread to `cpu`; a failure (fewer cores, a cpuset, no
-// permission) leaves the thread where the scheduler puts it.
-void pin(int cpu) {
-    if (std::thread::hardware_concurrency() < 2)
-        return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(static_cast<unsigned>(cpu), &set);
-    (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
 // What a consumer received: checked against N records summing to N(N+1)/2.
@@ -401,8 +369,8 @@ void BM_append_floor(benchmark::State& state) {
     const auto calls = static_cast<double>(state.iterations());
     state.SetItemsProcessed(state.iterations());
     state.counters["records_per_s"] = benchmark::Counter(calls, benchmark::Counter::kIsRate);
-    state.counters["ns_per_append"] = benchmark::Counter(
-        calls, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_append"] =
+        benchmark::Counter(calls, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void register_all() {
@@ -501,36 +469,11 @@ class collecting_reporter : public benchmark::ConsoleReporter {
     }
 };
 
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\')
-            out += '\\';
-        out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
-    }
-    return out + "\"";
-}
-
 std::string json_number(double v) {
     if (!std::isfinite(v))
         return "null";
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.3f", v);
-    return buf;
-}
-
-std::string cpu_model() {
-    std::ifstream f("/proc/cpuinfo");
-    for (std::string line; std::getline(f, line);)
-        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
-            return line.substr(line.find(':') + 2);
-    return "unknown";
-}
-
-std::string now_iso8601() {
-    const std::time_t t = std::time(nullptr);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
     return buf;
 }
 
@@ -569,8 +512,7 @@ void write_json(const char* path, const std::vector<row>& rows) {
         std::fprintf(stderr, "bench_memory_throughput: cannot write %s\n", path);
         return;
     }
-    f << "{\n  \"cpu\": " << json_string(cpu_model())
-      << ",\n  \"date\": " << json_string(now_iso8601())
+    f << "{\n  \"cpu\": " << json_string(cpu_model()) << ",\n  \"date\": " << json_string(today())
       << ",\n  \"smoke\": " << (smoke() ? "true" : "false") << ",\n  \"rows\": [\n";
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const row& r = rows[i];
