@@ -43,9 +43,12 @@ class wait_word {
     std::uint32_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
 
     // Call between reading epoch() and re-checking for work, and pair with leave().
+    // The fence orders the re-check's plain loads after our registration
+    // against a waker's seq_cst read-modify-write (see wake_ordered()).
     void enter() noexcept {
         sleepers_.fetch_add(1, std::memory_order_seq_cst);
         armed_.store(1, std::memory_order_seq_cst);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
     }
     void leave() noexcept { sleepers_.fetch_sub(1, std::memory_order_relaxed); }
     void sleep(std::uint32_t seen, std::chrono::nanoseconds timeout) noexcept {
@@ -68,9 +71,12 @@ class wait_word {
 #endif
     }
     // wake() for a caller whose publishing is already ordered before the look
-    // at sleepers_ by other means (process_wait_word's sleepers' barrier).
+    // at sleepers_ by other means: a sequentially consistent read-modify-
+    // write of what sleepers check (a sleeper's enter() is followed by a
+    // seq_cst fence before its check), or process_wait_word's sleepers'
+    // barrier. A plain load on x86.
     void wake_ordered() noexcept {
-        wake_if_asleep(sleepers_.load(std::memory_order_relaxed));
+        wake_if_asleep(sleepers_.load(std::memory_order_seq_cst));
     }
     void wake_always() noexcept {
         epoch_.fetch_add(1, std::memory_order_seq_cst);

@@ -24,7 +24,6 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -114,6 +113,7 @@ inline void copy_words(const group_block& from, group_block& to) noexcept {
     auto* src = reinterpret_cast<std::uint64_t*>(const_cast<group_block*>(&from));
     auto* dst = reinterpret_cast<std::uint64_t*>(&to);
     constexpr std::size_t head = offsetof(group_block, handed_out) / 8;
+#pragma GCC unroll 16  // a fixed count: straight loads, no loop (two copies per window)
     for (std::size_t i = 0; i < head; ++i)
         dst[i] = std::atomic_ref<std::uint64_t>(src[i]).load(std::memory_order_relaxed);
     const std::size_t words = live_words(to.out);
@@ -121,10 +121,14 @@ inline void copy_words(const group_block& from, group_block& to) noexcept {
         dst[i] = std::atomic_ref<std::uint64_t>(src[i]).load(std::memory_order_relaxed);
 }
 inline void store_words(const group_block& from, group_block& to) noexcept {
-    const std::size_t words = live_words(from.out);
     const auto* src = reinterpret_cast<const std::uint64_t*>(&from);
     auto* dst = reinterpret_cast<std::uint64_t*>(&to);
-    for (std::size_t i = 0; i < words; ++i)
+    constexpr std::size_t head = offsetof(group_block, handed_out) / 8;
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < head; ++i)
+        std::atomic_ref<std::uint64_t>(dst[i]).store(src[i], std::memory_order_relaxed);
+    const std::size_t words = live_words(from.out);
+    for (std::size_t i = head; i < words; ++i)
         std::atomic_ref<std::uint64_t>(dst[i]).store(src[i], std::memory_order_relaxed);
 }
 
@@ -165,8 +169,11 @@ inline bool owner_gone(group_slot& g, std::uint64_t owner) noexcept {
 }
 
 // Changes the group's state to `next` (computed from the snapshot `seen`);
-// false when someone changed it first.
-inline bool propose(const group_member& me, std::uint64_t seen, const group_block& next) noexcept {
+// false when someone changed it first. Sets `raised` when it raised the
+// group's `committed` watermark, with a sequentially consistent
+// read-modify-write: a waker may then look at sleepers without a fence.
+inline bool propose(const group_member& me, std::uint64_t seen, const group_block& next,
+                    bool* raised = nullptr) noexcept {
     group_slot& g = *me.group;
     const std::uint64_t mine = me.index * 2;
     const std::uint64_t spare = (seen & 0xff) == mine ? mine + 1 : mine;
@@ -183,7 +190,13 @@ inline bool propose(const group_member& me, std::uint64_t seen, const group_bloc
     // Producers reuse space below `committed`: only ever raise it.
     const std::uint64_t low = next.committed();
     std::uint64_t old = g.committed.load(std::memory_order_relaxed);
-    while (old < low && !g.committed.compare_exchange_weak(old, low, std::memory_order_release)) {
+    while (old < low) {
+        if (g.committed.compare_exchange_weak(old, low, std::memory_order_seq_cst,
+                                              std::memory_order_relaxed)) {
+            if (raised != nullptr)
+                *raised = true;
+            break;
+        }
     }
     return true;
 }
@@ -286,25 +299,26 @@ inline constexpr std::chrono::milliseconds dead_member_check_every{20};
 
 // A window that another member left: abandoned (its callback threw), the
 // oldest first, or, at most every dead_member_check_every, held by a member
-// whose process is gone (S9).
-inline std::optional<std::size_t> window_to_take_over(
-    const group_member& me, const group_block& b,
-    std::chrono::steady_clock::time_point& last_dead_check) {
-    std::optional<std::size_t> best;
-    for (std::size_t i = 0; i < b.out; ++i)
+// whose process is gone (S9). Its index in `b.handed_out`, or `b.out` when
+// there is none (an index, not an optional: GCC 12 builds the optional's
+// return through memory, a store-forwarding stall on every claim).
+inline std::uint64_t window_to_take_over(const group_member& me, const group_block& b,
+                                         std::chrono::steady_clock::time_point& last_dead_check) {
+    std::uint64_t best = b.out;
+    for (std::uint64_t i = 0; i < b.out; ++i)
         if (b.handed_out[i].owner == 0 &&
-            (!best || b.handed_out[i].first_seq < b.handed_out[*best].first_seq))
+            (best == b.out || b.handed_out[i].first_seq < b.handed_out[best].first_seq))
             best = i;
-    if (best || b.out == 0)
+    if (best != b.out || b.out == 0)
         return best;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_dead_check < dead_member_check_every)
-        return best;
+        return b.out;
     last_dead_check = now;
-    for (std::size_t i = 0; i < b.out; ++i)
+    for (std::uint64_t i = 0; i < b.out; ++i)
         if (b.handed_out[i].owner != me.token && owner_gone(*me.group, b.handed_out[i].owner))
             return i;
-    return best;
+    return b.out;
 }
 
 inline void leave_group(const group_member& me) noexcept {
@@ -328,13 +342,15 @@ inline std::uint64_t own_window(const group_member& me, const group_block& b,
 }
 
 // Commits (or abandons, for redelivery) the window starting at `first_seq`.
-inline void finish_window(const group_member& me, std::uint64_t first_seq, bool committed) {
+// Returns whether that raised the group's `committed` watermark (producers
+// waiting for room need a wake-up only then; see propose()).
+inline bool finish_window(const group_member& me, std::uint64_t first_seq, bool committed) {
     group_block b;
     for (;;) {
         const std::uint64_t seen = snapshot(*me.group, b);
         const std::uint64_t i = own_window(me, b, first_seq);
         if (i == b.out)
-            return;  // taken over meanwhile: it will come again
+            return false;  // taken over meanwhile: it will come again
         if (committed) {
             b.handed_out[i] = b.handed_out[b.out - 1];
             --b.out;
@@ -342,8 +358,9 @@ inline void finish_window(const group_member& me, std::uint64_t first_seq, bool 
         } else {
             b.handed_out[i].owner = 0;
         }
-        if (propose(me, seen, b))
-            return;
+        bool raised = false;
+        if (propose(me, seen, b, &raised))
+            return raised;
     }
 }
 

@@ -284,8 +284,9 @@ class mapped_log {
             local_->others_out =
                 std::any_of(b.handed_out, b.handed_out + b.out,
                             [&](const detail::shared_window& w) { return w.owner != me.token; });
-            if (auto taken = detail::window_to_take_over(me, b, local_->last_dead_check)) {
-                auto& w = b.handed_out[*taken];
+            if (const auto taken = detail::window_to_take_over(me, b, local_->last_dead_check);
+                taken != b.out) {
+                auto& w = b.handed_out[taken];
                 w.owner = me.token;
                 if (!detail::propose(me, seen, b))
                     continue;
@@ -340,8 +341,8 @@ class mapped_log {
     }
 
     void commit(const group_handle& me, std::uint64_t ticket) {
-        detail::finish_window(me, ticket, true);
-        m_->header->space.wake();
+        if (detail::finish_window(me, ticket, true))
+            m_->header->space.wake_ordered();  // after a locked raise: no fence needed
         if (local_->pend_pos / m_->data_size >
             m_->header->oldest_segment.load(std::memory_order_relaxed)) {
             retire();

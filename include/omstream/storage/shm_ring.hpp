@@ -78,12 +78,25 @@ struct ring_mapping {
     std::byte* slots = nullptr;
     std::string name;
     bool lossy = false;  // the creator's om::lossy, read once at open
+    // The ring's geometry, copied from the header once it is checked: the
+    // hot paths then neither reload it from the shared segment nor divide.
+    std::uint64_t mask = 0;        // capacity - 1
+    std::uint32_t lap_shift = 0;   // log2(capacity)
+    std::size_t slot_size = 0;
 
-    std::byte* slot(std::uint64_t seq) const noexcept {
-        return slots + (seq & (header->capacity - 1)) * header->slot_size;
+    // False when the header's capacity is not a power of two (not a ring of ours).
+    bool learn_geometry() noexcept {
+        const std::uint64_t capacity = header->capacity;
+        if (capacity == 0 || (capacity & (capacity - 1)) != 0)
+            return false;
+        mask = capacity - 1;
+        lap_shift = static_cast<std::uint32_t>(std::countr_zero(capacity));
+        slot_size = header->slot_size;
+        return true;
     }
+    std::byte* slot(std::uint64_t seq) const noexcept { return slots + (seq & mask) * slot_size; }
     std::uint32_t lap_bit(std::uint64_t seq) const noexcept {
-        return ((seq / header->capacity) & 1) ? frame_lap : 0;
+        return ((seq >> lap_shift) & 1) ? frame_lap : 0;
     }
     // Whether slot `seq` holds the committed frame of `seq` (record or padding).
     bool published(std::uint64_t seq, std::uint32_t word) const noexcept {
@@ -359,11 +372,14 @@ class shm_ring {
     }
 
     void commit(const group_handle& me, std::uint64_t ticket) {
-        if (m_->lossy) [[unlikely]]
+        if (m_->lossy) [[unlikely]] {
             finish_lossy(me, ticket, true);
-        else
-            detail::finish_window(me, ticket, true);
-        m_->header->space.wake();
+            m_->header->space.wake();
+        } else if (detail::finish_window(me, ticket, true)) {
+            // Producers wait for room only on the watermark, which the
+            // commit raised with a locked instruction: no fence needed.
+            m_->header->space.wake_ordered();
+        }
     }
     void abandon(const group_handle& me, std::uint64_t ticket) {
         if (m_->lossy) [[unlikely]]
@@ -532,6 +548,7 @@ class shm_ring {
             wait_ready(*m, capacity, slot_size, payload, lossy);
         }
         validate(*m, static_cast<std::size_t>(size));
+        (void)m->learn_geometry();  // validate() checked the capacity
         m->lossy = (h.flags & detail::ring_lossy) != 0;
         return m;
     }
@@ -556,7 +573,9 @@ class shm_ring {
         m->slots = static_cast<std::byte*>(m->region.get_address()) + detail::ring_header_bytes;
         if (m->header->magic != detail::ring_magic ||
             m->header->version != detail::ring_format_version ||
-            m->header->ready.load(std::memory_order_acquire) != 1)
+            m->header->ready.load(std::memory_order_acquire) != 1 || !m->learn_geometry() ||
+            detail::ring_header_bytes + m->header->capacity * m->slot_size >
+                static_cast<std::size_t>(size))
             return nullptr;
         m->lossy = (m->header->flags & detail::ring_lossy) != 0;
         return m;
@@ -1177,18 +1196,19 @@ class shm_ring {
             local_->others_out =
                 std::any_of(b.handed_out, b.handed_out + b.out,
                             [&](const detail::shared_window& w) { return w.owner != me.token; });
-            if (auto taken = detail::window_to_take_over(me, b, local_->last_dead_check)) {
-                auto& w = b.handed_out[*taken];
+            if (const auto taken = detail::window_to_take_over(me, b, local_->last_dead_check);
+                taken != b.out) {
+                auto& w = b.handed_out[taken];
                 std::uint64_t lost = 0;
                 if constexpr (Lossy) {
                     if (pin_at(w.first_seq) > w.first_seq + m_->header->capacity) {
                         // Nobody held it (its member threw or died) and producers
                         // have overwritten it: its records are lost.
-                        forget_window(b, x, *taken);
+                        forget_window(b, x, taken);
                         (void)propose(seen);
                         continue;
                     }
-                    lost = x.lost_before[*taken];
+                    lost = x.lost_before[taken];
                 }
                 w.owner = me.token;
                 if (!propose(seen))
