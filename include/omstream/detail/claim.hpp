@@ -57,16 +57,24 @@ struct picked {
 // Refuses an emitter answer that storage cannot carry out (S8): more records
 // than are pending, or a drop(0) that would loop forever.
 // `state_changed` is only asked for a drop(0): comparing states costs.
+// The throws are out of line: this runs on every window.
+[[noreturn, gnu::cold, gnu::noinline]] inline void refuse_count(std::size_t asked,
+                                                                std::size_t pending) {
+    throw error(errc::invalid_option, "the emitter asked for " + std::to_string(asked) +
+                                          " records but only " + std::to_string(pending) +
+                                          " are pending; fix the emitter's next()");
+}
+[[noreturn, gnu::cold, gnu::noinline]] inline void refuse_endless_drop() {
+    throw error(errc::invalid_option,
+                "the emitter answered drop(0) without changing its state, which would loop "
+                "forever; fix the emitter's next()");
+}
 template <class StateChanged>
 void check_picked(const picked& p, std::size_t pending, StateChanged&& state_changed) {
-    if (p.count > pending)
-        throw error(errc::invalid_option, "the emitter asked for " + std::to_string(p.count) +
-                                              " records but only " + std::to_string(pending) +
-                                              " are pending; fix the emitter's next()");
-    if (p.what == action::drop && p.count == 0 && !state_changed())
-        throw error(errc::invalid_option,
-                    "the emitter answered drop(0) without changing its state, which would loop "
-                    "forever; fix the emitter's next()");
+    if (p.count > pending) [[unlikely]]
+        refuse_count(p.count, pending);
+    if (p.what == action::drop && p.count == 0 && !state_changed()) [[unlikely]]
+        refuse_endless_drop();
 }
 
 }  // namespace omstream::detail

@@ -168,12 +168,13 @@ inline bool owner_gone(group_slot& g, std::uint64_t owner) noexcept {
                           m.start_time.load(std::memory_order_relaxed));
 }
 
-// Changes the group's state to `next` (computed from the snapshot `seen`);
-// false when someone changed it first. Sets `raised` when it raised the
-// group's `committed` watermark, with a sequentially consistent
-// read-modify-write: a waker may then look at sleepers without a fence.
-inline bool propose(const group_member& me, std::uint64_t seen, const group_block& next,
-                    bool* raised = nullptr) noexcept {
+// Changes the group's state to `next` (computed from the snapshot `seen`).
+// Returns the group's new `current` word, or 0 when someone changed it
+// first. Sets `raised` when it raised the group's `committed` watermark,
+// with a sequentially consistent read-modify-write: a waker may then look
+// at sleepers without a fence.
+inline std::uint64_t swing(const group_member& me, std::uint64_t seen, const group_block& next,
+                           bool* raised = nullptr) noexcept {
     group_slot& g = *me.group;
     const std::uint64_t mine = me.index * 2;
     const std::uint64_t spare = (seen & 0xff) == mine ? mine + 1 : mine;
@@ -182,10 +183,11 @@ inline bool propose(const group_member& me, std::uint64_t seen, const group_bloc
     std::atomic_thread_fence(std::memory_order_release);
     store_words(next, g.members[me.index].blocks[spare % 2]);
     const std::uint64_t version = (seen >> 8) + 1;
+    const std::uint64_t current = version << 8 | spare;
     std::uint64_t expected = seen;
-    if (!g.current.compare_exchange_strong(expected, version << 8 | spare,
-                                           std::memory_order_acq_rel, std::memory_order_relaxed)) {
-        return false;
+    if (!g.current.compare_exchange_strong(expected, current, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed)) {
+        return 0;
     }
     // Producers reuse space below `committed`: only ever raise it.
     const std::uint64_t low = next.committed();
@@ -198,8 +200,40 @@ inline bool propose(const group_member& me, std::uint64_t seen, const group_bloc
             break;
         }
     }
-    return true;
+    return current;
 }
+inline bool propose(const group_member& me, std::uint64_t seen, const group_block& next,
+                    bool* raised = nullptr) noexcept {
+    return swing(me, seen, next, raised) != 0;
+}
+
+// A member's working copy of its group's block, and the `current` word it
+// was proposed under. Versions only grow, so while the group's `current`
+// still says that word, the copy is the group's state: a member that both
+// claims and commits every window (one consumer keeping up) then never
+// copies the shared block at all.
+struct block_cache {
+    const group_slot* group = nullptr;
+    std::uint64_t current = 0;  // 0: `block` is not the state of any `current` (no word is 0)
+    group_block block;
+
+    // The group's state into `block`; returns the `current` word it belongs
+    // to. Until propose() or keep(), `block` is the caller's to edit.
+    std::uint64_t take(group_slot& g) noexcept {
+        const std::uint64_t now = g.current.load(std::memory_order_acquire);
+        const bool hit = group == &g && current == now;
+        group = &g;
+        current = 0;
+        return hit ? now : snapshot(g, block);
+    }
+    // Proposes the edited `block` as the state after `seen` (see swing()).
+    bool propose(const group_member& me, std::uint64_t seen, bool* raised = nullptr) noexcept {
+        current = swing(me, seen, block, raised);
+        return current != 0;
+    }
+    // `block` is still what take() returned for `seen`: unedited.
+    void keep(std::uint64_t seen) noexcept { current = seen; }
+};
 
 inline void check_group_name(std::string_view name) {
     bool ok = !name.empty() && name.size() <= shared_group_name_max && name.front() != '.';
@@ -341,16 +375,20 @@ inline std::uint64_t own_window(const group_member& me, const group_block& b,
     return i;
 }
 
-// Commits (or abandons, for redelivery) the window starting at `first_seq`.
-// Returns whether that raised the group's `committed` watermark (producers
-// waiting for room need a wake-up only then; see propose()).
-inline bool finish_window(const group_member& me, std::uint64_t first_seq, bool committed) {
-    group_block b;
+// Commits (or abandons, for redelivery) the window starting at `first_seq`,
+// working in the member's cache. Returns whether that raised the group's
+// `committed` watermark (producers waiting for room need a wake-up only
+// then; see swing()).
+inline bool finish_window(const group_member& me, block_cache& cache, std::uint64_t first_seq,
+                          bool committed) {
+    group_block& b = cache.block;
     for (;;) {
-        const std::uint64_t seen = snapshot(*me.group, b);
+        const std::uint64_t seen = cache.take(*me.group);
         const std::uint64_t i = own_window(me, b, first_seq);
-        if (i == b.out)
+        if (i == b.out) {
+            cache.keep(seen);
             return false;  // taken over meanwhile: it will come again
+        }
         if (committed) {
             b.handed_out[i] = b.handed_out[b.out - 1];
             --b.out;
@@ -359,7 +397,7 @@ inline bool finish_window(const group_member& me, std::uint64_t first_seq, bool 
             b.handed_out[i].owner = 0;
         }
         bool raised = false;
-        if (propose(me, seen, b, &raised))
+        if (cache.propose(me, seen, &raised))
             return raised;
     }
 }

@@ -278,9 +278,10 @@ class mapped_log {
             return c;
         }
         local_->idle.valid = false;
-        detail::group_block b;
+        auto& cache = local_->block;  // our group's state, as we last saw or made it
+        detail::group_block& b = cache.block;
         for (;;) {
-            const std::uint64_t seen = detail::snapshot(*me.group, b);
+            const std::uint64_t seen = cache.take(*me.group);
             local_->others_out =
                 std::any_of(b.handed_out, b.handed_out + b.out,
                             [&](const detail::shared_window& w) { return w.owner != me.token; });
@@ -288,12 +289,14 @@ class mapped_log {
                 taken != b.out) {
                 auto& w = b.handed_out[taken];
                 w.owner = me.token;
-                if (!detail::propose(me, seen, b))
+                if (!cache.propose(me, seen))
                     continue;
                 return hand_out(w, buffers);
             }
-            if (b.out == detail::shared_max_windows)
+            if (b.out == detail::shared_max_windows) {
+                cache.keep(seen);
                 return {};  // too many windows out: wait for commits
+            }
             bool changed = false;
             // Records that retention deleted before this group got them.
             const std::uint64_t oldest = oldest_seq();
@@ -304,6 +307,7 @@ class mapped_log {
             }
             follow(b.next);
             extend();
+            const std::uint64_t next_seen = b.next;
             b.next = local_->pend_seq;  // steps over padding at the front
             for (;;) {
                 const std::size_t pending = local_->pend_count;
@@ -311,10 +315,13 @@ class mapped_log {
                 auto state = b.state;
                 const detail::picked p = pick(view, std::span<std::byte, 64>(state));
                 if (p.what == action::wait) {
-                    if (changed && !detail::propose(me, seen, b))
+                    if (changed && !cache.propose(me, seen))
                         local_->reset();
-                    if (!changed)
+                    if (!changed) {
+                        if (b.next == next_seen)
+                            cache.keep(seen);  // `b` is as we took it
                         local_->idle = {true, seen, p.deadline_ns, 0};
+                    }
                     return {};
                 }
                 detail::check_picked(p, pending, [&] { return state != b.state; });
@@ -329,7 +336,7 @@ class mapped_log {
                 }
                 auto& w = b.handed_out[b.out++];
                 w = {first, p.count, now_ns, me.token};
-                if (!detail::propose(me, seen, b)) {
+                if (!cache.propose(me, seen)) {
                     local_->reset();  // someone moved first: look again
                     break;
                 }
@@ -341,7 +348,7 @@ class mapped_log {
     }
 
     void commit(const group_handle& me, std::uint64_t ticket) {
-        if (detail::finish_window(me, ticket, true))
+        if (detail::finish_window(me, local_->block, ticket, true))
             m_->header->space.wake_ordered();  // after a locked raise: no fence needed
         if (local_->pend_pos / m_->data_size >
             m_->header->oldest_segment.load(std::memory_order_relaxed)) {
@@ -350,7 +357,7 @@ class mapped_log {
         }
     }
     void abandon(const group_handle& me, std::uint64_t ticket) {
-        detail::finish_window(me, ticket, false);
+        detail::finish_window(me, local_->block, ticket, false);
         local_->reset();  // the records come again: read them from the group's position
         m_->header->consumers.wake_always();
     }
@@ -419,6 +426,7 @@ class mapped_log {
         std::shared_ptr<detail::log_mapping> mapping;
         int producer = -1;
         detail::group_member member;
+        detail::block_cache block;  // our group's state, as we last saw or made it
         // The group's pending records as this handle last saw them: from
         // (pend_seq, pend_pos) to the frontier (front_seq, front_pos).
         bool have_pending = false;

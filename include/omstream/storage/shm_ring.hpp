@@ -375,7 +375,7 @@ class shm_ring {
         if (m_->lossy) [[unlikely]] {
             finish_lossy(me, ticket, true);
             m_->header->space.wake();
-        } else if (detail::finish_window(me, ticket, true)) {
+        } else if (detail::finish_window(me, local_->block, ticket, true)) {
             // Producers wait for room only on the watermark, which the
             // commit raised with a locked instruction: no fence needed.
             m_->header->space.wake_ordered();
@@ -385,7 +385,7 @@ class shm_ring {
         if (m_->lossy) [[unlikely]]
             finish_lossy(me, ticket, false);  // whoever takes it over pins it again
         else
-            detail::finish_window(me, ticket, false);
+            detail::finish_window(me, local_->block, ticket, false);
         m_->header->consumers.wake_always();  // another member may take it now
     }
 
@@ -441,6 +441,7 @@ class shm_ring {
         std::shared_ptr<detail::ring_mapping> mapping;
         int producer = -1;
         detail::group_member member;
+        detail::block_cache block;  // our group's state, as we last saw or made it
         std::uint64_t scanned = 0;
         std::uint64_t low_cache = 0;  // lowest committed position, as last computed
         detail::stuck_watch stuck;    // the unpublished slot scan() waits on
@@ -1167,21 +1168,29 @@ class shm_ring {
     [[gnu::always_inline]] inline claim_type claim_from(const group_handle& me, std::int64_t now_ns,
                                                         detail::claim_buffers& buffers,
                                                         Pick& pick) {
-        detail::group_block b;
+        // Lossy rings keep two blocks per state (see lossy_snapshot()) and
+        // no cache; the others work in the member's cache.
+        [[maybe_unused]] detail::group_block lossy_b;
         [[maybe_unused]] detail::lossy_block x;
+        detail::group_block& b = Lossy ? lossy_b : local_->block.block;
         // Lossy: whatever we pinned to read goes when we leave without a window.
         std::conditional_t<Lossy, pin_guard, no_guard> guard{*this};
         auto snapshot = [&] {
             if constexpr (Lossy)
                 return detail::lossy_snapshot(*m_->header, *me.group, b, x);
             else
-                return detail::snapshot(*me.group, b);
+                return local_->block.take(*me.group);
         };
         auto propose = [&](std::uint64_t seen) {
             if constexpr (Lossy)
                 return detail::lossy_propose(*m_->header, me, seen, b, x);
             else
-                return detail::propose(me, seen, b);
+                return local_->block.propose(me, seen);
+        };
+        // Non-lossy: `b` is unedited since the snapshot `seen`, still the cached state.
+        auto keep = [&](std::uint64_t seen) {
+            if constexpr (!Lossy)
+                local_->block.keep(seen);
         };
         if constexpr (!Lossy) {
             if (still_idle(me, now_ns)) {
@@ -1217,8 +1226,10 @@ class shm_ring {
                     local_->held.push_back(w.first_seq);  // pinned until commit (pin_guard)
                 return hand_out(w, lost, buffers);
             }
-            if (b.out == detail::shared_max_windows)
+            if (b.out == detail::shared_max_windows) {
+                keep(seen);
                 return {};  // too many windows out: wait for commits
+            }
             bool changed = false;
             if constexpr (Lossy)
                 changed = pin_from(b, x);  // pin where we read, past what producers overwrote
@@ -1244,10 +1255,12 @@ class shm_ring {
                     break;
                 }
                 if (p.what == action::wait) {
-                    if (changed)
+                    if (changed) {
                         propose(seen);  // keep the drops; a retry would redo them
-                    else if constexpr (!Lossy)
+                    } else if constexpr (!Lossy) {
+                        keep(seen);
                         watch(seen, end, p);
+                    }
                     return {};
                 }
                 detail::check_picked(p, pending, [&] { return state != b.state; });
@@ -1274,7 +1287,7 @@ class shm_ring {
                     break;  // someone moved first: look again
                 if constexpr (Lossy)
                     local_->held.push_back(w.first_seq);  // pinned until commit (pin_guard)
-                return hand_out(w, lost, buffers);
+                return hand_out_pending(w, lost, buffers);
             }
         }
     }
@@ -1388,6 +1401,26 @@ class shm_ring {
                         detail::claim_buffers& buffers) {
         const std::size_t n = spans(w.first_seq, ~std::uint64_t{0} >> 1, w.count, buffers.window);
         return {true, omstream::window<T>(buffers.window, n, w.created_ns, w.first_seq, lost),
+                w.first_seq};
+    }
+
+    // hand_out() for a window of the first w.count pending records: their
+    // spans are already in buffers.pending; cut them there, do not walk the ring again.
+    claim_type hand_out_pending(const detail::shared_window& w, std::uint64_t lost,
+                                detail::claim_buffers& buffers) {
+        auto& spans = buffers.pending;
+        std::size_t kept = 0;
+        while (kept < spans.size() && spans[kept].first_index + spans[kept].count < w.count)
+            ++kept;
+        if (kept < spans.size()) {
+            auto& last = spans[kept];
+            last.count = w.count - last.first_index;
+            last.last = last.first + last.count * last.stride;
+            spans.resize(last.count == 0 ? kept : kept + 1);
+        }
+        std::swap(buffers.pending, buffers.window);
+        return {true,
+                omstream::window<T>(buffers.window, w.count, w.created_ns, w.first_seq, lost),
                 w.first_seq};
     }
 
