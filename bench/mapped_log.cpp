@@ -808,7 +808,7 @@ void bench_latency(const std::string& name, bool prefault, consumer_mode mode) {
         }
         r.note = std::to_string(res.log.n) + " samples, one record every " + num(pace_ns / 1000.0, 0) +
                  " us, one way (TSC stamped by the producer, read by the consumer), consumer: " +
-                 (mode == consumer_mode::poll_spin ? "poll() in a spin loop" : "apply() (spins 256 polls, then sleeps)") +
+                 (mode == consumer_mode::poll_spin ? "poll() in a spin loop" : "apply() (polls 4-50 us, adaptive, then sleeps)") +
                  ", count_window(1); ratio = p50 / floor p50 interleaved (" + num(res.floor.p50, 1) + " ns)";
         if (prefault) append_note(r, "segment 0 pre-faulted in both processes (" + how + " / MADV_POPULATE_READ)");
         append_note(r, "samples whose frame first touches a page (" + num(100 * res.touch_fraction, 1) +

@@ -10,7 +10,7 @@
 #include <omstream/detail/fast_clock.hpp>
 #include <omstream/detail/futex.hpp>
 #include <omstream/detail/names.hpp>
-#include <omstream/detail/spin_lock.hpp>
+#include <omstream/detail/spin_wait.hpp>
 #include <omstream/emitter/count.hpp>
 #include <omstream/error.hpp>
 #include <omstream/metadata.hpp>
@@ -124,18 +124,27 @@ class stream {
 
         while (!stopped()) {
             auto claim = next_window();
-            for (int spin = 0; !claim.ready && spin < spin_attempts; ++spin) {
-                detail::cpu_relax();
-                claim = next_window();
-            }
             if (!claim.ready) {
-                const std::uint32_t seen = signal.epoch();
-                signal.enter();
-                if (!stopped())
-                    claim = next_window();  // re-check now that producers will wake us
-                if (!claim.ready && !stopped())
-                    signal.sleep(seen, sleep_limit());
-                signal.leave();
+                const std::int64_t since = detail::realtime_ns();
+                bool slept = false;
+                for (;;) {
+                    claim = spin(since, stopped);
+                    if (claim.ready || stopped())
+                        break;
+                    const std::uint32_t seen = signal.epoch();
+                    signal.enter();
+                    if (!stopped())
+                        claim = next_window();  // re-check now that producers will wake us
+                    if (!claim.ready && !stopped()) {
+                        signal.sleep(seen, sleep_limit());
+                        slept = true;
+                    }
+                    signal.leave();
+                    if (claim.ready || stopped())
+                        break;
+                }
+                if (claim.ready && slept)
+                    learn_spin(since, claim.window);
             }
             if (claim.ready)
                 deliver(claim, fn);
@@ -158,12 +167,44 @@ class stream {
     Storage& storage() noexcept { return storage_; }
 
   private:
-    // Polls before apply() falls asleep: some microseconds, so that a
-    // consumer keeping up with a busy producer rarely sleeps (each fall
-    // asleep costs a system call or two, and on memory<T> an interrupt of
-    // the producers' cores).
-    static constexpr int spin_attempts = 256;
     using claim_type = typename Storage::claim_type;
+
+    // How long apply() polls before it falls asleep. Falling asleep costs
+    // the consumer a wake-up (tens of microseconds on a VM) and its
+    // producers a system call, every window if windows come a little
+    // slower than the polls last: a cliff in throughput. So after a sleep
+    // apply() looks at when the window's last record came: if that was
+    // within spin_max_ns of the start of the wait, it polls for twice as
+    // long from then on; if later, half as long, down to spin_min_ns. An
+    // idle consumer polls at most spin_max_ns once, then sleeps.
+    static constexpr std::int64_t spin_min_ns = 4'000;
+    static constexpr std::int64_t spin_max_ns = 50'000;
+
+    // Polls until a window is ready, a stop, or spin_ns_ since `since`.
+    template <class Stopped>
+    claim_type spin(std::int64_t since, Stopped& stopped) {
+        claim_type claim;
+        detail::spin_until(since, spin_ns_, [&] {
+            claim = next_window();
+            return claim.ready || stopped();
+        });
+        return claim;
+    }
+
+    // After a sleep that ended with `w`, waited for since `since`.
+    void learn_spin(std::int64_t since, const window<record_type>& w) {
+        // Only the default clock stamps records on the clock `since` is read from.
+        if constexpr (std::is_same_v<clock_type, std::chrono::system_clock>) {
+            std::int64_t gap = spin_max_ns;  // an empty window: no record to tell
+            if (const auto entries = w.entries(); !entries.empty()) {
+                auto last = entries.begin();
+                std::ranges::advance(last, static_cast<std::ptrdiff_t>(entries.size() - 1));
+                gap = (*last).created_ns() - since;
+            }
+            spin_ns_ = gap < spin_max_ns ? std::clamp(2 * gap, spin_min_ns, spin_max_ns)
+                                         : std::max(spin_ns_ / 2, spin_min_ns);
+        }
+    }
 
     stream(Storage storage, Emitter emitter, std::string group, std::chrono::nanoseconds timeout)
         : storage_(std::move(storage)),
@@ -274,6 +315,7 @@ class stream {
     bool joined_ = false;
     detail::claim_buffers buffers_;
     time_point deadline_ = time_point::max();
+    std::int64_t spin_ns_ = spin_min_ns;  // see learn_spin()
     std::stop_source stop_;
 };
 

@@ -23,6 +23,7 @@
 #include <omstream/detail/names.hpp>
 #include <omstream/detail/process.hpp>
 #include <omstream/detail/shared_groups.hpp>
+#include <omstream/detail/spin_wait.hpp>
 #include <omstream/error.hpp>
 #include <omstream/metadata.hpp>
 #include <omstream/options.hpp>
@@ -1437,10 +1438,16 @@ class mapped_log {
                                         std::to_string(h.capacity) +
                                         " records unprocessed by its slowest group) for the "
                                         "whole timeout; consume faster or raise the capacity");
+        // A consumer keeping up frees room within microseconds: poll first.
+        auto room = [&] {
+            return detail::load_position(h.tail).seq + n <=
+                   detail::lowest_committed(h.groups) + h.capacity;
+        };
+        if (detail::spin_until(detail::realtime_ns(), detail::room_spin_ns, room))
+            return;
         const std::uint32_t seen = h.space.epoch();
         h.space.enter();
-        const std::uint64_t low = detail::lowest_committed(h.groups);
-        if (detail::load_position(h.tail).seq + n > low + h.capacity) {
+        if (!room()) {
             h.consumers.wake_always();
             h.space.sleep(seen, std::min<std::chrono::nanoseconds>(give_up - now,
                                                                    std::chrono::milliseconds(10)));

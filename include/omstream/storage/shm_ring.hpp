@@ -18,6 +18,7 @@
 #include <omstream/detail/ring_header.hpp>
 #include <omstream/detail/shared_groups.hpp>
 #include <omstream/detail/spin_lock.hpp>
+#include <omstream/detail/spin_wait.hpp>
 #include <omstream/error.hpp>
 #include <omstream/metadata.hpp>
 #include <omstream/options.hpp>
@@ -80,8 +81,8 @@ struct ring_mapping {
     bool lossy = false;  // the creator's om::lossy, read once at open
     // The ring's geometry, copied from the header once it is checked: the
     // hot paths then neither reload it from the shared segment nor divide.
-    std::uint64_t mask = 0;        // capacity - 1
-    std::uint32_t lap_shift = 0;   // log2(capacity)
+    std::uint64_t mask = 0;       // capacity - 1
+    std::uint32_t lap_shift = 0;  // log2(capacity)
     std::size_t slot_size = 0;
 
     // False when the header's capacity is not a power of two (not a ring of ours).
@@ -791,10 +792,16 @@ class shm_ring {
                     std::to_string(h.capacity) +
                     " records unprocessed by its slowest group) for the whole timeout; consume "
                     "faster, or create the stream with a larger capacity");
+        // A consumer keeping up frees room within microseconds: poll first.
+        auto room = [&] {
+            return h.tail.load(std::memory_order_acquire) + n <=
+                   detail::lowest_committed(h.groups) + h.capacity;
+        };
+        if (detail::spin_until(detail::realtime_ns(), detail::room_spin_ns, room))
+            return;
         const std::uint32_t seen = h.space.epoch();
         h.space.enter();
-        const std::uint64_t low = detail::lowest_committed(h.groups);
-        if (h.tail.load(std::memory_order_acquire) + n > low + h.capacity) {
+        if (!room()) {
             // Bounded naps: consumers also look for dead members when woken.
             h.consumers.wake_always();
             h.space.sleep(seen, std::min<std::chrono::nanoseconds>(give_up - now,
@@ -1429,8 +1436,7 @@ class shm_ring {
             spans.resize(last.count == 0 ? kept : kept + 1);
         }
         std::swap(buffers.pending, buffers.window);
-        return {true,
-                omstream::window<T>(buffers.window, w.count, w.created_ns, w.first_seq, lost),
+        return {true, omstream::window<T>(buffers.window, w.count, w.created_ns, w.first_seq, lost),
                 w.first_seq};
     }
 

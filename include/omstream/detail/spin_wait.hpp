@@ -1,0 +1,31 @@
+// Polling for a while before going to sleep. A sleeper costs whoever wakes
+// it a system call, and itself a wake-up latency (tens of microseconds on a
+// VM): when what it waits for comes within microseconds, as it does between
+// a producer and a consumer that keep pace, polling is cheaper.
+#pragma once
+
+#include <omstream/detail/fast_clock.hpp>
+#include <omstream/detail/spin_lock.hpp>
+
+#include <cstdint>
+
+namespace omstream::detail {
+
+// Polls `ready` until it returns true (then true) or until `budget_ns` have
+// passed since `since_ns` (then false; realtime_ns() times). The clock is
+// read every 16 polls: it costs more than most polls.
+// How long a producer of a full shared storage polls for room before it sleeps.
+inline constexpr std::int64_t room_spin_ns = 20'000;
+
+template <class Ready>
+bool spin_until(std::int64_t since_ns, std::int64_t budget_ns, Ready&& ready) {
+    for (std::uint32_t polls = 1;; ++polls) {
+        if (ready())
+            return true;
+        cpu_relax();
+        if (polls % 16 == 0 && realtime_ns() - since_ns >= budget_ns)
+            return false;
+    }
+}
+
+}  // namespace omstream::detail
