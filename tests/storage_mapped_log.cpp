@@ -7,6 +7,7 @@
 
 #include "support/processes.hpp"
 #include "support/stalling_record.hpp"
+#include "support/wake_rounds.hpp"
 
 #include <gtest/gtest.h>
 
@@ -181,6 +182,13 @@ TEST_F(mapped_log_test, time_windows_keep_their_alignment_across_restarts) {
     ASSERT_EQ(md.groups.size(), 1u);
     EXPECT_EQ(md.groups[0].committed, 5u);
     EXPECT_EQ(md.groups[0].windows, 4u);
+}
+
+// See the same test of shm_ring: the log's consumers wait on a word in its
+// mapped header, woken the same way.
+TEST_F(mapped_log_test, every_record_wakes_a_consumer_asleep_in_another_process) {
+    EXPECT_EQ(om::testing::wake_rounds<u64_log>(fresh("wake"), 1000, true), "");
+    EXPECT_EQ(om::testing::wake_rounds<u64_log>(fresh("wake-forked"), 1000, false), "");
 }
 
 TEST_F(mapped_log_test, segments_roll_and_a_tailing_reader_never_stalls_at_a_boundary) {

@@ -115,7 +115,7 @@ class stream {
     // deadline passes (S11).
     template <class Fn>
     void apply(Fn&& fn, std::stop_token token = {}) {
-        auto& signal = storage_.consumer_signal();
+        auto&& signal = storage_.consumer_signal();  // a reference, or a view of a shared word
         auto wake = [&signal] { signal.wake_always(); };
         std::stop_callback on_token(token, wake);
         const auto own = stop_.get_token();

@@ -11,18 +11,25 @@
 
 namespace omstream::detail {
 
-// Polls `ready` until it returns true (then true) or until `budget_ns` have
-// passed since `since_ns` (then false; realtime_ns() times). The clock is
-// read every 16 polls: it costs more than most polls.
-// How long a producer of a full shared storage polls for room before it sleeps.
+// How long a producer of a full shared storage polls for room before it
+// sleeps, and how many pauses it makes between two polls: each poll reads
+// the group words that consumers write on every window, so polling them
+// flat out would slow the very consumers it waits for.
 inline constexpr std::int64_t room_spin_ns = 20'000;
+inline constexpr std::uint32_t room_poll_pauses = 64;
 
+// Polls `ready` until it returns true (then true) or until `budget_ns` have
+// passed since `since_ns` (then false; realtime_ns() times), with `pauses`
+// cpu_relax() between polls. The clock is read every 16 polls: it costs
+// more than most polls.
 template <class Ready>
-bool spin_until(std::int64_t since_ns, std::int64_t budget_ns, Ready&& ready) {
+bool spin_until(std::int64_t since_ns, std::int64_t budget_ns, Ready&& ready,
+                std::uint32_t pauses = 1) {
     for (std::uint32_t polls = 1;; ++polls) {
         if (ready())
             return true;
-        cpu_relax();
+        for (std::uint32_t i = 0; i < pauses; ++i)
+            cpu_relax();
         if (polls % 16 == 0 && realtime_ns() - since_ns >= budget_ns)
             return false;
     }

@@ -18,6 +18,7 @@
 #include <omstream/detail/claim.hpp>
 #include <omstream/detail/frame.hpp>
 #include <omstream/detail/futex.hpp>
+#include <omstream/detail/host_wait_word.hpp>
 #include <omstream/detail/log_files.hpp>
 #include <omstream/detail/log_format.hpp>
 #include <omstream/detail/names.hpp>
@@ -363,7 +364,9 @@ class mapped_log {
         m_->header->consumers.wake_always();
     }
 
-    detail::wait_word& consumer_signal() noexcept { return m_->header->consumers; }
+    detail::host_wait_word consumer_signal() noexcept {
+        return detail::host_wait_word(m_->header->consumers);
+    }
 
     std::chrono::nanoseconds max_sleep() const noexcept {
         if (local_->stuck.at() != detail::stuck_watch::none) {
@@ -1358,7 +1361,7 @@ class mapped_log {
             pad_segment_end(t);
         write(records, t.seq, at, stamp());
         me.pos_from.store(next.pos, std::memory_order_release);  // published: nothing to watch
-        h.consumers.wake();
+        detail::host_wait_word(h.consumers).wake();
         after_write(t, next, n);
         return true;
     }
@@ -1443,7 +1446,8 @@ class mapped_log {
             return detail::load_position(h.tail).seq + n <=
                    detail::lowest_committed(h.groups) + h.capacity;
         };
-        if (detail::spin_until(detail::realtime_ns(), detail::room_spin_ns, room))
+        if (detail::spin_until(detail::realtime_ns(), detail::room_spin_ns, room,
+                               detail::room_poll_pauses))
             return;
         const std::uint32_t seen = h.space.epoch();
         h.space.enter();

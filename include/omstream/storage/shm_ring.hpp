@@ -13,6 +13,7 @@
 #include <omstream/detail/claim.hpp>
 #include <omstream/detail/frame.hpp>
 #include <omstream/detail/futex.hpp>
+#include <omstream/detail/host_wait_word.hpp>
 #include <omstream/detail/names.hpp>
 #include <omstream/detail/process.hpp>
 #include <omstream/detail/ring_header.hpp>
@@ -390,7 +391,9 @@ class shm_ring {
         m_->header->consumers.wake_always();  // another member may take it now
     }
 
-    detail::wait_word& consumer_signal() noexcept { return m_->header->consumers; }
+    detail::host_wait_word consumer_signal() noexcept {
+        return detail::host_wait_word(m_->header->consumers);
+    }
 
     // The longest a consumer may sleep: short while a slot's writer may have
     // died, or while windows of other members are out (one of them may die).
@@ -749,7 +752,7 @@ class shm_ring {
                 return false;
             write(records, t, n, stamp());
             me.from.store(t + n, std::memory_order_release);
-            h.consumers.wake();
+            detail::host_wait_word(h.consumers).wake();
             return true;
         }
         for (;;) {
@@ -774,7 +777,7 @@ class shm_ring {
         write(records, t, n, stamp());
         me.from.store(t + n,
                       std::memory_order_release);  // the claim is published: nothing to watch
-        h.consumers.wake();
+        detail::host_wait_word(h.consumers).wake();
         return true;
     }
 
@@ -797,7 +800,8 @@ class shm_ring {
             return h.tail.load(std::memory_order_acquire) + n <=
                    detail::lowest_committed(h.groups) + h.capacity;
         };
-        if (detail::spin_until(detail::realtime_ns(), detail::room_spin_ns, room))
+        if (detail::spin_until(detail::realtime_ns(), detail::room_spin_ns, room,
+                               detail::room_poll_pauses))
             return;
         const std::uint32_t seen = h.space.epoch();
         h.space.enter();
