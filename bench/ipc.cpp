@@ -4,8 +4,10 @@
 //  1. floor.cacheline      one-way latency of a cache-line ping-pong through an
 //                          anonymous MAP_SHARED mapping (round trip / 2)
 //  2. omstream.shm_ring.*  one-way latency, 8-byte and 64-byte records: A appends
-//                          on "ping", B polls it and appends on "pong", A polls
-//                          "pong" (round trip / 2); ratio to the floor, which is
+//                          on "ping", B polls it and appends on "pong" from its
+//                          callback, A polls "pong" and reads the clock in its
+//                          callback (round trip / 2: from an append to the
+//                          callback that gets the record); ratio to the floor, which is
 //                          measured again in blocks interleaved with the samples
 //  3. throughput, 8-byte records, producer process -> consumer process:
 //     omstream single and batch-of-64 appends, Boost.Lockfree spsc_queue in
@@ -316,18 +318,23 @@ void bench_shm_latency(const std::string& name) {
             [&] {
                 auto in = consumer_t<T>::open(ping, omstream::capacity = ring_capacity, omstream::size = 1);
                 auto out = producer_t<T>::open(pong, omstream::capacity = ring_capacity);
-                u64 got = 0, seq = 0, word = 0;
+                u64 seq = 0, word = 0;
+                bool in_order = true;
+                // The echo goes out from inside the callback, as soon as the
+                // record is delivered; the commit of its window follows.
                 auto fn = [&](const omstream::window<T>& w) {
-                    for (const auto& rec : w) got = record_value(rec);
+                    for (const auto& rec : w) {
+                        in_order = in_order && record_value(rec) == seq;
+                        out.append(make_record<T>(seq));
+                    }
                 };
-                in.poll(fn);  // joins the group before the parent appends
+                in.poll([](const omstream::window<T>&) {});  // joins the group before the parent appends
                 child_ready_wait_start(ctl);
                 auto echo = [&](u64 count) {
                     for (u64 i = 0; i < count; ++i, ++seq) {
                         while (!in.poll(fn)) {
                         }
-                        if (got != seq) throw phase_error("ping: out of order");
-                        out.append(make_record<T>(seq));
+                        if (!in_order) throw phase_error("ping: out of order");
                     }
                 };
                 auto floor_echo = [&](u64 count) {
@@ -346,8 +353,10 @@ void bench_shm_latency(const std::string& name) {
             [&](pid_t) {
                 auto out = producer_t<T>::open(ping, omstream::capacity = ring_capacity);
                 auto in = consumer_t<T>::open(pong, omstream::capacity = ring_capacity, omstream::size = 1);
-                u64 got = 0, seq = 0, word = 0;
+                u64 got = 0, seq = 0, word = 0, t1 = 0;
+                // The clock stops when the echo is delivered, before its commit.
                 auto fn = [&](const omstream::window<T>& w) {
+                    t1 = ticker::now();
                     for (const auto& rec : w) got = record_value(rec);
                 };
                 in.poll(fn);
@@ -363,7 +372,6 @@ void bench_shm_latency(const std::string& name) {
                             if ((++spins & 0xffff) == 0 && (d.passed() || ctl->failed.load()))
                                 throw phase_error("pong: no answer");
                         }
-                        const u64 t1 = ticker::now();
                         if (got != seq) throw phase_error("pong: out of order");
                         if (keep) rtt.push_back(static_cast<double>(t1 - t0) * g_tick.ns_per_tick / 2);
                     }
