@@ -248,13 +248,14 @@ class stream {
 
     claim_type next_window() {
         const auto group = joined();
-        const time_point now = detail::from_ns<clock_type>(now_ns());
+        const detail::lazy_now now(&stream::now_ns);
         deadline_ = time_point::max();
         auto pick = [&](const window<record_type>& pending,
                         std::span<std::byte, max_emitter_state> bytes) {
             typename Emitter::state_type state;
             std::memcpy(&state, bytes.data(), sizeof state);
-            const decision<clock_type> d = emitter_.next(pending, state, now);
+            const decision<clock_type> d =
+                emitter_.next(pending, state, detail::from_ns<clock_type>(now()));
             if (d.what == action::wait) {
                 deadline_ = d.deadline;
                 detail::picked p{d.what, d.count};
@@ -266,7 +267,7 @@ class stream {
             std::memcpy(bytes.data(), &state, sizeof state);
             return detail::picked{d.what, d.count};
         };
-        auto claim = storage_.claim(group, detail::to_ns<clock_type>(now), buffers_, pick);
+        auto claim = storage_.claim(group, now, buffers_, pick);
         if (!claim.ready && claim.deadline_ns != std::numeric_limits<std::int64_t>::max())
             deadline_ = detail::from_ns<clock_type>(claim.deadline_ns);
         return claim;

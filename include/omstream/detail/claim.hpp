@@ -35,6 +35,31 @@ struct log_claim {
     std::int64_t deadline_ns = std::numeric_limits<std::int64_t>::max();
 };
 
+// The consumer's clock for one claim, read at most once and only when the
+// claim needs it: an idle poll that only looks at a commit word (a wait with
+// no deadline) never reads it, so a polling consumer sees a record sooner.
+class lazy_now {
+  public:
+    using reader = std::int64_t (*)() noexcept;
+    explicit lazy_now(reader read) noexcept : read_(read) {}
+    std::int64_t operator()() const noexcept {
+        if (!read_yet_) {
+            ns_ = read_();
+            read_yet_ = true;
+        }
+        return ns_;
+    }
+    // Whether `deadline_ns` has passed; never reads the clock for no deadline.
+    bool passed(std::int64_t deadline_ns) const noexcept {
+        return deadline_ns != std::numeric_limits<std::int64_t>::max() && (*this)() >= deadline_ns;
+    }
+
+  private:
+    reader read_;
+    mutable std::int64_t ns_ = 0;
+    mutable bool read_yet_ = false;
+};
+
 // A `created` time read before the append, for the storages' append_one
 // paths that take a stamp function and read it as late as they can.
 struct stamp_at {

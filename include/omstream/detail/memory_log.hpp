@@ -273,13 +273,13 @@ class memory_log {
     // Hands out the group's next window: an abandoned one first (S9), else
     // what `pick` decides from the pending records and the group's state.
     template <class Pick>
-    log_claim<T> claim(memory_group* g, std::int64_t now_ns, claim_buffers& buffers, Pick& pick,
+    log_claim<T> claim(memory_group* g, const lazy_now& now, claim_buffers& buffers, Pick& pick,
                        memory_idle& idle) {
         std::lock_guard lock(groups_mutex_);
         // Every 1024th poll takes the full path anyway (for max_age, which
         // drops records without a new one arriving).
         if (idle.valid && ++idle.polls % 1024 != 0 && g->version == idle.version &&
-            now_ns < idle.deadline_ns && load_length(idle.frame) == 0) {
+            load_length(idle.frame) == 0 && !now.passed(idle.deadline_ns)) {
             log_claim<T> c;
             c.deadline_ns = idle.deadline_ns;
             return c;
@@ -293,6 +293,7 @@ class memory_log {
             return handed_out(ticket, buffers);
         }
         scan();
+        const std::int64_t now_ns = now();
         last_now_ns_ = now_ns;
         if (settings_.max_age.count() != 0)
             skip_expired(*g, now_ns);

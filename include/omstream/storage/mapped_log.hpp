@@ -272,9 +272,9 @@ class mapped_log {
     }
 
     template <class Pick>
-    claim_type claim(const group_handle& me, std::int64_t now_ns, detail::claim_buffers& buffers,
-                     Pick&& pick) {
-        if (still_idle(me, now_ns)) {
+    claim_type claim(const group_handle& me, const detail::lazy_now& now,
+                     detail::claim_buffers& buffers, Pick&& pick) {
+        if (still_idle(me, now)) {
             claim_type c;
             c.deadline_ns = local_->idle.deadline_ns;
             return c;
@@ -313,7 +313,7 @@ class mapped_log {
             b.next = local_->pend_seq;  // steps over padding at the front
             for (;;) {
                 const std::size_t pending = local_->pend_count;
-                const omstream::window<T> view(local_->spans, pending, now_ns, local_->pend_seq);
+                const omstream::window<T> view(local_->spans, pending, now(), local_->pend_seq);
                 auto state = b.state;
                 const detail::picked p = pick(view, std::span<std::byte, 64>(state));
                 if (p.what == action::wait) {
@@ -337,7 +337,7 @@ class mapped_log {
                     continue;
                 }
                 auto& w = b.handed_out[b.out++];
-                w = {first, p.count, now_ns, me.token};
+                w = {first, p.count, now(), me.token};
                 if (!cache.propose(me, seen)) {
                     local_->reset();  // someone moved first: look again
                     break;
@@ -1127,14 +1127,14 @@ class mapped_log {
     // unwritten, the emitter's deadline has not come, and no other member's
     // window is out (those need checks for dead members). Every 8th poll
     // takes the full path anyway, which looks after a dead producer's claim.
-    bool still_idle(const group_handle& me, std::int64_t now_ns) noexcept {
+    bool still_idle(const group_handle& me, const detail::lazy_now& now) noexcept {
         auto& l = *local_;
-        if (!l.idle.valid || ++l.idle.polls % 8 == 0 || l.others_out ||
-            now_ns >= l.idle.deadline_ns || l.read_data == nullptr ||
+        if (!l.idle.valid || ++l.idle.polls % 8 == 0 || l.others_out || l.read_data == nullptr ||
             l.front_pos / m_->data_size != l.read_k)
             return false;
         return detail::load_length(l.read_data + l.front_pos % m_->data_size) == 0 &&
-               me.group->current.load(std::memory_order_acquire) == l.idle.current;
+               me.group->current.load(std::memory_order_acquire) == l.idle.current &&
+               !now.passed(l.idle.deadline_ns);
     }
 
     // Whether the claim at `pos` is stuck because its writer died. The tail

@@ -143,9 +143,9 @@ class memory {
         return log_->join(group, initial_state);
     }
     template <class Pick>
-    claim_type claim(group_handle group, std::int64_t now_ns, detail::claim_buffers& buffers,
-                     Pick&& pick) {
-        return log_->claim(group, now_ns, buffers, pick, idle_);
+    claim_type claim(group_handle group, const detail::lazy_now& now,
+                     detail::claim_buffers& buffers, Pick&& pick) {
+        return log_->claim(group, now, buffers, pick, idle_);
     }
     void commit(group_handle group, std::uint64_t ticket) { log_->finish(group, ticket, true); }
     void abandon(group_handle group, std::uint64_t ticket) { log_->finish(group, ticket, false); }

@@ -366,11 +366,11 @@ class shm_ring {
     }
 
     template <class Pick>
-    claim_type claim(const group_handle& me, std::int64_t now_ns, detail::claim_buffers& buffers,
-                     Pick&& pick) {
+    claim_type claim(const group_handle& me, const detail::lazy_now& now,
+                     detail::claim_buffers& buffers, Pick&& pick) {
         if (m_->lossy) [[unlikely]]
-            return claim_lossy_window(me, now_ns, buffers, pick);
-        return claim_from<false>(me, now_ns, buffers, pick);
+            return claim_lossy_window(me, now, buffers, pick);
+        return claim_from<false>(me, now, buffers, pick);
     }
 
     void commit(const group_handle& me, std::uint64_t ticket) {
@@ -1181,12 +1181,14 @@ class shm_ring {
     // was before it had two instances (GCC 12 stops inlining it otherwise:
     // about 20 ns more per window), the lossy one behind a call.
     template <class Pick>
-    [[gnu::noinline]] claim_type claim_lossy_window(const group_handle& me, std::int64_t now_ns,
+    [[gnu::noinline]] claim_type claim_lossy_window(const group_handle& me,
+                                                    const detail::lazy_now& now,
                                                     detail::claim_buffers& buffers, Pick& pick) {
-        return claim_from<true>(me, now_ns, buffers, pick);
+        return claim_from<true>(me, now, buffers, pick);
     }
     template <bool Lossy, class Pick>
-    [[gnu::always_inline]] inline claim_type claim_from(const group_handle& me, std::int64_t now_ns,
+    [[gnu::always_inline]] inline claim_type claim_from(const group_handle& me,
+                                                        const detail::lazy_now& now,
                                                         detail::claim_buffers& buffers,
                                                         Pick& pick) {
         // Lossy rings keep two blocks per state (see lossy_snapshot()) and
@@ -1214,7 +1216,7 @@ class shm_ring {
                 local_->block.keep(seen);
         };
         if constexpr (!Lossy) {
-            if (still_idle(me, now_ns)) {
+            if (still_idle(me, now)) {
                 claim_type c;
                 c.deadline_ns = local_->idle.deadline_ns;
                 return c;
@@ -1263,7 +1265,7 @@ class shm_ring {
             }
             for (;;) {
                 const std::size_t pending = spans(b.next, end, ~std::uint64_t{0}, buffers.pending);
-                const omstream::window<T> view(buffers.pending, pending, now_ns, b.next);
+                const omstream::window<T> view(buffers.pending, pending, now(), b.next);
                 auto state = b.state;
                 detail::picked p;
                 try {
@@ -1303,7 +1305,7 @@ class shm_ring {
                     x.lost_pending = 0;
                 }
                 auto& w = b.handed_out[b.out++];
-                w = {first, p.count, now_ns, me.token};
+                w = {first, p.count, now(), me.token};
                 if (!propose(seen))
                     break;  // someone moved first: look again
                 if constexpr (Lossy)
@@ -1391,12 +1393,12 @@ class shm_ring {
     // full path reads the slot producers are writing. (Records behind a dead
     // producer's slot then wait for 32 full paths, about 64 ms in apply(),
     // unless the watched record arrives first.)
-    bool still_idle(const group_handle& me, std::int64_t now_ns) noexcept {
+    bool still_idle(const group_handle& me, const detail::lazy_now& now) noexcept {
         auto& idle = local_->idle;
         return idle.valid && ++idle.polls % idle.full_every != 0 && !local_->others_out &&
-               now_ns < idle.deadline_ns &&
                detail::load_length(m_->slot(idle.end)) == idle.end_word &&
-               me.group->current.load(std::memory_order_acquire) == idle.current;
+               me.group->current.load(std::memory_order_acquire) == idle.current &&
+               !now.passed(idle.deadline_ns);
     }
 
     // Whether slot `seq` (below the tail) was claimed by a producer that is
