@@ -159,9 +159,9 @@ TEST_F(shm_ring_test, three_producer_processes_and_two_groups_of_two_consumer_pr
 }
 
 // Producers wake sleepers without a fence where the sleepers' membarrier
-// covers them (detail/host_wait_word.hpp): no record may be missed, with the
-// consumer or the producer in a child process (a child of fork() is not
-// registered for the barrier even when its parent was).
+// covers them (detail/asymmetric_wait_word.hpp): no record may be missed,
+// with the consumer or the producer in a child process (a child of fork()
+// is not registered for the barrier even when its parent was).
 TEST_F(shm_ring_test, every_record_wakes_a_consumer_asleep_in_another_process) {
     EXPECT_EQ(om::testing::wake_rounds<ring>(fresh("wake"), 1000, true), "");
     EXPECT_EQ(om::testing::wake_rounds<ring>(fresh("wake-forked"), 1000, false), "");

@@ -73,7 +73,7 @@ class wait_word {
     // wake() for a caller whose publishing is already ordered before the look
     // at sleepers_ by other means: a sequentially consistent read-modify-
     // write of what sleepers check (a sleeper's enter() is followed by a
-    // seq_cst fence before its check), or process_wait_word's sleepers'
+    // seq_cst fence before its check), or asymmetric_wait_word's sleepers'
     // barrier. A plain load on x86.
     void wake_ordered() noexcept {
         wake_if_asleep(sleepers_.load(std::memory_order_seq_cst));

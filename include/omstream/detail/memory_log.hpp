@@ -7,10 +7,10 @@
 #pragma once
 
 #include <omstream/clock.hpp>
+#include <omstream/detail/asymmetric_wait_word.hpp>
 #include <omstream/detail/claim.hpp>
 #include <omstream/detail/frame.hpp>
 #include <omstream/detail/futex.hpp>
-#include <omstream/detail/process_wait_word.hpp>
 #include <omstream/detail/spin_lock.hpp>
 #include <omstream/error.hpp>
 #include <omstream/metadata.hpp>
@@ -147,7 +147,7 @@ class memory_log {
     memory_log& operator=(const memory_log&) = delete;
 
     const std::string& name() const noexcept { return name_; }
-    process_wait_word& consumer_signal() noexcept { return consumers_; }
+    process_wait_word consumer_signal() noexcept { return process_wait_word(consumers_); }
 
     // --- producers ---------------------------------------------------------
 
@@ -207,7 +207,7 @@ class memory_log {
             space_.leave();
         }
         write_frames(records, first_seq, created_ns, runs);
-        consumers_.wake();
+        consumer_signal().wake();
         return true;
     }
 
@@ -250,7 +250,7 @@ class memory_log {
         header->created = created_ns;
         codec<T>::encode(record, frame + sizeof(frame_header));
         publish(frame, static_cast<std::uint32_t>(codec<T>::fixed_size));
-        consumers_.wake();
+        consumer_signal().wake();
         return true;
     }
 
@@ -345,7 +345,7 @@ class memory_log {
             }
         }
         if (!committed)
-            consumers_.wake();  // another member may take it now
+            consumer_signal().wake();  // another member may take it now
     }
 
     std::vector<buffered_entry<T>> buffer(std::string_view group) {
@@ -741,7 +741,7 @@ class memory_log {
     std::vector<memory_chunk*> free_;                      // released chunks, reused by roll()
     alignas(64) std::atomic<std::uint64_t> watermark_{0};  // lowest unprocessed record
     wait_word space_;                                      // producers waiting for room
-    process_wait_word consumers_;                          // consumers waiting for records
+    wait_word consumers_;                                  // consumers waiting for records
 
     // Consumers' side.
     alignas(64) std::mutex groups_mutex_;

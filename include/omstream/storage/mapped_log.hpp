@@ -15,10 +15,10 @@
 
 #include <omstream/clock.hpp>
 #include <omstream/concepts.hpp>
+#include <omstream/detail/asymmetric_wait_word.hpp>
 #include <omstream/detail/claim.hpp>
 #include <omstream/detail/frame.hpp>
 #include <omstream/detail/futex.hpp>
-#include <omstream/detail/host_wait_word.hpp>
 #include <omstream/detail/log_files.hpp>
 #include <omstream/detail/log_format.hpp>
 #include <omstream/detail/names.hpp>
@@ -1432,31 +1432,16 @@ class mapped_log {
     void wait_for_room(std::size_t n, std::chrono::nanoseconds timeout,
                        std::chrono::steady_clock::time_point& give_up) {
         auto& h = *m_->header;
-        const bool limited = timeout >= std::chrono::nanoseconds::zero();
-        const auto now = std::chrono::steady_clock::now();
-        if (give_up == std::chrono::steady_clock::time_point{})
-            give_up = now + (limited ? timeout : std::chrono::hours(24 * 365));
-        if (limited && now >= give_up)
-            throw error(errc::full, "mapped_log '" + m_->name + "' stayed full (capacity " +
-                                        std::to_string(h.capacity) +
-                                        " records unprocessed by its slowest group) for the "
-                                        "whole timeout; consume faster or raise the capacity");
-        // A consumer keeping up frees room within microseconds: poll first.
         auto room = [&] {
             return detail::load_position(h.tail).seq + n <=
                    detail::lowest_committed(h.groups) + h.capacity;
         };
-        if (detail::spin_until(detail::realtime_ns(), detail::room_spin_ns, room,
-                               detail::room_poll_pauses))
-            return;
-        const std::uint32_t seen = h.space.epoch();
-        h.space.enter();
-        if (!room()) {
-            h.consumers.wake_always();
-            h.space.sleep(seen, std::min<std::chrono::nanoseconds>(give_up - now,
-                                                                   std::chrono::milliseconds(10)));
-        }
-        h.space.leave();
+        detail::wait_for_room(room, h.space, h.consumers, timeout, give_up, [&] {
+            throw error(errc::full, "mapped_log '" + m_->name + "' stayed full (capacity " +
+                                        std::to_string(h.capacity) +
+                                        " records unprocessed by its slowest group) for the "
+                                        "whole timeout; consume faster or raise the capacity");
+        });
     }
 
     // Durability and retention after an append.

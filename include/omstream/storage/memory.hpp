@@ -150,7 +150,7 @@ class memory {
     void commit(group_handle group, std::uint64_t ticket) { log_->finish(group, ticket, true); }
     void abandon(group_handle group, std::uint64_t ticket) { log_->finish(group, ticket, false); }
 
-    detail::process_wait_word& consumer_signal() noexcept { return log_->consumer_signal(); }
+    detail::process_wait_word consumer_signal() noexcept { return log_->consumer_signal(); }
     std::vector<buffered_entry<T>> buffer(std::string_view group) { return log_->buffer(group); }
     stream_metadata metadata() { return log_->metadata(); }
     const std::string& name() const noexcept { return log_->name(); }

@@ -10,10 +10,10 @@
 
 #include <omstream/clock.hpp>
 #include <omstream/concepts.hpp>
+#include <omstream/detail/asymmetric_wait_word.hpp>
 #include <omstream/detail/claim.hpp>
 #include <omstream/detail/frame.hpp>
 #include <omstream/detail/futex.hpp>
-#include <omstream/detail/host_wait_word.hpp>
 #include <omstream/detail/names.hpp>
 #include <omstream/detail/process.hpp>
 #include <omstream/detail/ring_header.hpp>
@@ -784,34 +784,18 @@ class shm_ring {
     void wait_for_room(std::size_t n, std::chrono::nanoseconds timeout,
                        std::chrono::steady_clock::time_point& give_up) {
         auto& h = *m_->header;
-        const bool limited = timeout >= std::chrono::nanoseconds::zero();
-        const auto now = std::chrono::steady_clock::now();
-        if (give_up == std::chrono::steady_clock::time_point{})
-            give_up = now + (limited ? timeout : std::chrono::hours(24 * 365));
-        if (limited && now >= give_up)
+        auto room = [&] {
+            return h.tail.load(std::memory_order_acquire) + n <=
+                   detail::lowest_committed(h.groups) + h.capacity;
+        };
+        detail::wait_for_room(room, h.space, h.consumers, timeout, give_up, [&] {
             throw error(
                 errc::full,
                 "shared-memory stream '" + m_->name + "' stayed full (capacity " +
                     std::to_string(h.capacity) +
                     " records unprocessed by its slowest group) for the whole timeout; consume "
                     "faster, or create the stream with a larger capacity");
-        // A consumer keeping up frees room within microseconds: poll first.
-        auto room = [&] {
-            return h.tail.load(std::memory_order_acquire) + n <=
-                   detail::lowest_committed(h.groups) + h.capacity;
-        };
-        if (detail::spin_until(detail::realtime_ns(), detail::room_spin_ns, room,
-                               detail::room_poll_pauses))
-            return;
-        const std::uint32_t seen = h.space.epoch();
-        h.space.enter();
-        if (!room()) {
-            // Bounded naps: consumers also look for dead members when woken.
-            h.consumers.wake_always();
-            h.space.sleep(seen, std::min<std::chrono::nanoseconds>(give_up - now,
-                                                                   std::chrono::milliseconds(10)));
-        }
-        h.space.leave();
+        });
     }
 
     // Asks for the line of a slot a few hundred bytes on in exclusive state
