@@ -222,6 +222,90 @@ TEST_F(mapped_log_test, segments_roll_and_a_tailing_reader_never_stalls_at_a_bou
     EXPECT_LE(segment_files(dir_of(name)), 3u);
 }
 
+// Segments of 1 MiB and more are mapped ahead by a helper thread a quarter
+// of the way into the segment before: the append that crosses into one
+// finds it created and its pages faulted in.
+constexpr std::size_t ahead_segment = std::size_t{1} << 20;
+constexpr std::uint64_t u64_per_segment = ahead_segment / 32;  // 32-byte frames
+
+// Waits (up to 20 s) until segment k of a log exists at its full size.
+bool segment_appears(const fs::path& dir, std::uint64_t k) {
+    const auto path = dir / om::detail::segment_file_name(k);
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    std::error_code ec;
+    while (std::chrono::steady_clock::now() < until) {
+        if (fs::exists(path, ec) && fs::file_size(path, ec) >= ahead_segment)
+            return true;
+        std::this_thread::sleep_for(1ms);
+    }
+    return false;
+}
+
+TEST_F(mapped_log_test, the_next_segment_is_mapped_ahead_and_a_prepared_one_never_reached_goes) {
+    const auto name = fresh("ahead");
+    {
+        auto p = u64_stream::open(name, om::segment_size = ahead_segment, om::keep = true);
+        for (std::uint64_t i = 0; i < u64_per_segment / 4 - 64; ++i)
+            p.append(i);
+        EXPECT_FALSE(fs::exists(dir_of(name) / om::detail::segment_file_name(1)))
+            << "a log smaller than a quarter segment got a second segment";
+        for (std::uint64_t i = u64_per_segment / 4 - 64; i < u64_per_segment / 4 + 64; ++i)
+            p.append(i);
+        ASSERT_TRUE(segment_appears(dir_of(name), 1))
+            << "a quarter into segment 0, segment 1 was not created ahead";
+        EXPECT_EQ(p.metadata().appended, u64_per_segment / 4 + 64);
+        // Through three rolls, each next segment mapped ahead.
+        for (std::uint64_t i = u64_per_segment / 4 + 64;
+             i < 3 * u64_per_segment + u64_per_segment / 2; ++i)
+            p.append(i);
+        ASSERT_TRUE(segment_appears(dir_of(name), 4));
+    }
+    // The last handle is gone: the next opener recovers the log, and the
+    // segment prepared ahead but never reached goes with the rest of what
+    // lies past the end.
+    auto s = u64_stream::open(name, om::size = 4096);
+    EXPECT_FALSE(fs::exists(dir_of(name) / om::detail::segment_file_name(4)));
+    EXPECT_EQ(s.metadata().recovered_cut_bytes, 0u);
+    const auto all = drain(s);
+    ASSERT_EQ(all.size(), 3 * u64_per_segment + u64_per_segment / 2);
+    for (std::uint64_t i = 0; i < all.size(); ++i)
+        ASSERT_EQ(all[i], i);
+    // Appends go on, into segment 4 again.
+    for (std::uint64_t i = all.size(); i < 5 * u64_per_segment; ++i)
+        s.append(i);
+    EXPECT_EQ(drain(s).size(), 5 * u64_per_segment - all.size());
+}
+
+TEST_F(mapped_log_test, a_child_forked_while_a_segment_is_mapped_ahead_appends_through_rolls) {
+    const auto name = fresh("aheadfork");
+    auto p = u64_stream::open(name, om::segment_size = ahead_segment, om::keep = true);
+    std::uint64_t next = 0;
+    // Each round crosses a quarter of a segment and forks at once, while the
+    // helper thread maps the next segment: the child has no such thread.
+    for (int round = 0; round < 4; ++round) {
+        const std::uint64_t to = (next / (u64_per_segment / 4) + 1) * (u64_per_segment / 4) + 1;
+        for (; next < to; ++next)
+            p.append(next);
+        const std::uint64_t from = next;
+        const std::uint64_t child_records = u64_per_segment + u64_per_segment / 3;
+        const pid_t child = om::testing::spawn([&] {
+            ::alarm(60);
+            for (std::uint64_t i = 0; i < child_records; ++i)
+                p.append((std::uint64_t{1} << 40) + from + i);
+            return true;
+        });
+        ASSERT_EQ(om::testing::wait_exit(child), 0) << "round " << round;
+        next += child_records;  // the child's records took these sequence numbers
+        for (std::uint64_t i = 0; i < u64_per_segment / 5; ++i, ++next)
+            p.append(next);
+    }
+    auto s = u64_stream::open(name, om::group = "check", om::size = 1);
+    const auto all = drain(s);
+    ASSERT_EQ(all.size(), next);
+    for (std::uint64_t i = 0; i < all.size(); ++i)
+        ASSERT_EQ(all[i] & 0xffffffffffu, i) << "sequence " << i;
+}
+
 TEST_F(mapped_log_test, keep_retains_processed_segments_for_replay) {
     const auto name = fresh("keep");
     auto s = u64_stream::open(name, om::segment_size = 65536, om::keep = true, om::size = 1000);
@@ -573,14 +657,18 @@ TEST_F(mapped_log_test, every_append_durability_and_sync_work) {
     EXPECT_EQ(drain(p).size(), 10u);
 }
 
-TEST_F(mapped_log_test, a_full_disk_is_no_space_and_earlier_records_survive) {
+// Appends to a log on a tmpfs of `tmpfs_size` until the disk is full:
+// append says errc::no_space, and every record acknowledged before is
+// read back after reopening.
+void fill_a_small_disk(std::size_t segment_size, const char* tmpfs_size) {
     if (::geteuid() != 0)
         GTEST_SKIP() << "mounting a small tmpfs needs root; run the tests as root to cover "
                         "a full disk";
     const fs::path mount_point =
         ::testing::TempDir() + "omstream-full-" + std::to_string(::getpid());
     fs::create_directories(mount_point);
-    if (::mount("tmpfs", mount_point.c_str(), "tmpfs", 0, "size=2m") != 0) {
+    if (::mount("tmpfs", mount_point.c_str(), "tmpfs", 0,
+                (std::string("size=") + tmpfs_size).c_str()) != 0) {
         const int err = errno;
         fs::remove(mount_point);
         GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(err)
@@ -591,7 +679,7 @@ TEST_F(mapped_log_test, a_full_disk_is_no_space_and_earlier_records_survive) {
     bool refused = false;
     {
         auto s = text_stream::open("full", om::root = mount_point.string(),
-                                   om::segment_size = 65536, om::keep = true);
+                                   om::segment_size = segment_size, om::keep = true);
         try {
             for (;; ++acknowledged)
                 s.append(std::to_string(acknowledged) + std::string(500, 'y'));
@@ -615,6 +703,16 @@ TEST_F(mapped_log_test, a_full_disk_is_no_space_and_earlier_records_survive) {
     }
     ::umount(mount_point.c_str());
     fs::remove(mount_point);
+}
+
+TEST_F(mapped_log_test, a_full_disk_is_no_space_and_earlier_records_survive) {
+    fill_a_small_disk(65536, "2m");
+}
+
+// The segment mapped ahead meets the full disk first, on its helper
+// thread: the append that needs it still says so.
+TEST_F(mapped_log_test, a_full_disk_met_while_mapping_ahead_is_no_space_at_the_append) {
+    fill_a_small_disk(ahead_segment, "5m");
 }
 
 TEST_F(mapped_log_test, a_newer_format_version_is_refused_naming_both) {

@@ -25,6 +25,7 @@
 #include <omstream/detail/process.hpp>
 #include <omstream/detail/shared_groups.hpp>
 #include <omstream/detail/spin_wait.hpp>
+#include <omstream/detail/work_ahead.hpp>
 #include <omstream/error.hpp>
 #include <omstream/metadata.hpp>
 #include <omstream/options.hpp>
@@ -81,6 +82,15 @@ struct log_settings {
 // One open log in this process: the directory, the mapped header and the
 // segments mapped so far. Each open() makes its own (so that each holds its
 // own shared flock, which tells the next opener whether anyone is left).
+// Segments at least this large are mapped ahead of need on a thread of
+// their own: faulting in the pages of a smaller one costs less than the thread.
+inline constexpr std::size_t map_ahead_from = std::size_t{1} << 20;
+
+// What work_ahead calls a job mapping segment k for writing or for reading.
+constexpr std::uint64_t segment_job(std::uint64_t k, bool create) noexcept {
+    return k * 2 + (create ? 1 : 0);
+}
+
 struct log_mapping {
     std::string name;
     std::filesystem::path dir;
@@ -96,6 +106,10 @@ struct log_mapping {
 
     std::mutex mutex;  // guards `segments` (a handle may be copied to other threads)
     std::map<std::uint64_t, std::shared_ptr<mapped_file>> segments;
+    // The next segment, mapped ahead by a producer or a reader a quarter of
+    // the way into the one before (see map_ahead); keyed by segment_job().
+    // Declared last: destroyed first, it waits for a job under way.
+    work_ahead<std::shared_ptr<mapped_file>> ahead;
 
     std::filesystem::path segment_path(std::uint64_t k) const { return dir / segment_file_name(k); }
     segment_header* segment_of(const std::shared_ptr<mapped_file>& f) const noexcept {
@@ -696,17 +710,19 @@ class mapped_log {
 
     // --- segments ---
 
-    static std::shared_ptr<detail::mapped_file> map_segment(detail::log_mapping& m, std::uint64_t k,
-                                                            bool create) {
-        {
-            std::lock_guard lock(m.mutex);
-            if (auto it = m.segments.find(k); it != m.segments.end())
-                return it->second;
-        }
-        const auto path = m.segment_path(k);
-        const std::string what = "segment " + std::to_string(k) + " of mapped_log '" + m.name + "'";
+    // Opens (creating it when `create`), allocates and maps segment file k,
+    // its pages faulted in; nullptr when it does not exist and !create.
+    // Reads nothing of the log's shared state: map_ahead runs it on a
+    // thread of its own.
+    static std::shared_ptr<detail::mapped_file> open_segment_file(const std::filesystem::path& path,
+                                                                  const std::string& log_name,
+                                                                  std::uint64_t k,
+                                                                  std::size_t file_size,
+                                                                  unsigned mode, bool create) {
+        const std::string what =
+            "segment " + std::to_string(k) + " of mapped_log '" + log_name + "'";
         const int fd =
-            ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), m.mode & 0666);
+            ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), mode & 0666);
         if (fd < 0) {
             if (errno == ENOENT && !create)
                 return nullptr;
@@ -715,11 +731,66 @@ class mapped_log {
         detail::file_descriptor guard(fd);
         struct stat st {};
         ::fstat(fd, &st);
-        if (static_cast<std::size_t>(st.st_size) < m.file_size)
-            detail::preallocate(fd, m.file_size, "allocating " + what);
-        auto f = detail::map_whole_file(
+        if (static_cast<std::size_t>(st.st_size) < file_size)
+            detail::preallocate(fd, file_size, "allocating " + what);
+        return detail::map_whole_file(
             path, "mapping " + what,
             create ? detail::populate::for_writing : detail::populate::for_reading);
+    }
+
+    // A quarter of the way into a segment, maps the next one on a thread of
+    // its own (a producer creates it; a reader waits until it exists), so
+    // that the append or the read that crosses into it finds it mapped
+    // instead of stalling while the kernel zeroes and maps 64 MiB of pages
+    // (20-100 ms here). A quarter: early enough for the helper to finish
+    // before a fast producer gets there, late enough that a small log does
+    // not get a second segment. Called with the position before and after
+    // an append or a read.
+    void map_ahead(std::uint64_t from_pos, std::uint64_t to_pos, bool create) {
+        const auto D = m_->data_size;
+        const unsigned quarter = D.shift - 2;
+        if (D < detail::map_ahead_from || (from_pos >> quarter) == (to_pos >> quarter) ||
+            ((to_pos >> quarter) & 3) == 0)
+            return;
+        const std::uint64_t k = to_pos / D + 1;
+        {
+            std::lock_guard lock(m_->mutex);
+            if (m_->segments.contains(k))
+                return;
+        }
+        auto path = m_->segment_path(k);
+        std::error_code ec;
+        // A reader leaves the segment to a producer of this handle mapping
+        // it, and waits for a producer elsewhere to create it.
+        if (!create &&
+            (m_->ahead.has(detail::segment_job(k, true)) || !std::filesystem::exists(path, ec)))
+            return;  // asked again at the next quarter
+        m_->ahead.start(
+            detail::segment_job(k, create),
+            [path = std::move(path), name = m_->name, k, size = m_->file_size, mode = m_->mode,
+             create] { return open_segment_file(path, name, k, size, mode, create); });
+    }
+
+    static std::shared_ptr<detail::mapped_file> map_segment(detail::log_mapping& m, std::uint64_t k,
+                                                            bool create) {
+        {
+            std::lock_guard lock(m.mutex);
+            if (auto it = m.segments.find(k); it != m.segments.end())
+                return it->second;
+        }
+        // Mapped ahead (map_ahead)? A reader takes one mapped for writing too.
+        std::shared_ptr<detail::mapped_file> f;
+        if (auto ready = m.ahead.take(detail::segment_job(k, create)))
+            f = std::move(*ready);
+        if (!f && !create)
+            if (auto ready = m.ahead.take(detail::segment_job(k, true)))
+                f = std::move(*ready);
+        if (!f)
+            f = open_segment_file(m.segment_path(k), m.name, k, m.file_size, m.mode, create);
+        if (!f)
+            return nullptr;
+        const std::string what = "segment " + std::to_string(k) + " of mapped_log '" + m.name + "'";
+        const auto path = m.segment_path(k);
         auto* sh = m.segment_of(f);
         if (sh->magic == std::array<char, 8>{}) {
             // New (or its creator died first): every creator writes the same.
@@ -995,8 +1066,16 @@ class mapped_log {
         l.have_pending = true;
     }
 
-    // Reads newly published frames after the frontier into the pending spans.
+    // Reads newly published frames after the frontier into the pending
+    // spans, mapping the next segment ahead (map_ahead).
     void extend() {
+        auto& l = *local_;
+        const std::uint64_t from_pos = l.front_pos;
+        extend_frontier();
+        map_ahead(from_pos, l.front_pos, false);
+    }
+
+    void extend_frontier() {
         auto& l = *local_;
         const auto D = m_->data_size;
         for (;;) {
@@ -1465,6 +1544,7 @@ class mapped_log {
             retire();  // a new segment: maybe an old one can go
             prune_segments();
         }
+        map_ahead(from.pos, to.pos, true);
     }
 
     // msync of the frames in [from, to) (they may span segments).
