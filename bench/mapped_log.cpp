@@ -67,6 +67,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <exception>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -110,8 +111,14 @@ u64 records() {
     const u64 n = env_number("OMSTREAM_BENCH_RECORDS", smoke() ? 200'000 : 4'000'000);
     return (n + batch - 1) / batch * batch;
 }
-// Records that fit segment 0 with room to spare (the pre-faulted rows stay in it).
-u64 prefaulted_records() { return std::min<u64>(records(), (records_per_segment - 2 * batch) / batch * batch); }
+// Records that fill the first quarter of segment 0 (the pre-faulted rows stay
+// in it: from there on, the log maps segment 1 ahead on a thread of its own,
+// page work that these rows are meant to leave out).
+u64 prefaulted_records() { return std::min<u64>(records(), (records_per_segment / 4 - 2 * batch) / batch * batch); }
+// Single appends timed one by one, across this many segment rolls.
+constexpr u64 roll_segments = 3;
+u64 roll_records() { return smoke() ? 100'000 : (roll_segments * records_per_segment + records_per_segment / 4); }
+constexpr std::int64_t roll_pace_ns = 1000;
 int repetitions() { return smoke() ? 1 : static_cast<int>(env_number("OMSTREAM_BENCH_REPETITIONS", 5)); }
 u64 latency_samples() { return env_number("OMSTREAM_BENCH_SAMPLES", smoke() ? 10'000 : 200'000); }
 u64 latency_warmup() { return smoke() ? 1'000 : 10'000; }
@@ -316,6 +323,32 @@ void guarded(const std::string& name, F&& f) {
     }
 }
 
+// Runs f on a thread pinned to CPU 0 while the main thread may run on every
+// CPU: the deployment the library is made for (a producer thread pinned
+// apart, housekeeping elsewhere). The log's helper thread, which maps the
+// next segment ahead, runs where the main thread may and off the producer's
+// CPU. Every row that appends to a log through segment rolls runs this way.
+template <class F>
+void on_pinned_producer(F&& f) {
+    cpu_set_t every;
+    CPU_ZERO(&every);
+    for (long cpu = 0; cpu < sysconf(_SC_NPROCESSORS_ONLN) && cpu < CPU_SETSIZE; ++cpu)
+        CPU_SET(static_cast<int>(cpu), &every);
+    (void)sched_setaffinity(0, sizeof every, &every);
+    std::exception_ptr failed;
+    std::thread producer([&] {
+        pin(0);
+        try {
+            f();
+        } catch (...) {
+            failed = std::current_exception();
+        }
+    });
+    producer.join();
+    pin(0);
+    if (failed) std::rethrow_exception(failed);
+}
+
 // --- 1. raw copy into a mapped file ---------------------------------------------
 
 double raw_copy_once(u64 n, bool prefault, std::string& how) {
@@ -413,7 +446,8 @@ void bench_log_append(bool batched, bool prefault) {
         const u64 n = prefault ? prefaulted_records() : records();
         std::vector<double> rates;
         std::string how;
-        for (int i = 0; i < repetitions(); ++i) rates.push_back(log_append_once(n, batched, prefault, how));
+        for (int i = 0; i < repetitions(); ++i)
+            on_pinned_producer([&] { rates.push_back(log_append_once(n, batched, prefault, how)); });
         set_rate(r, rates, n);
         if (prefault)
             append_note(r, "timed after the first batch created segment 0, within it, its mapping pre-faulted with " + how +
@@ -436,7 +470,7 @@ void bench_log_append_u64() {
         std::vector<double> rates;
         for (int i = 0; i < repetitions(); ++i) {
             omstream::mapped_log<std::uint64_t>::remove("append-u64", g_dir);
-            {
+            on_pinned_producer([&] {
                 auto s = omstream::stream<omstream::mapped_log<std::uint64_t>>::open(
                     "append-u64", omstream::root = g_dir, omstream::segment_size = segment_bytes);
                 const auto t0 = steady_ns();
@@ -445,12 +479,53 @@ void bench_log_append_u64() {
                 rates.push_back(static_cast<double>(n) / (static_cast<double>(t1 - t0) * 1e-9));
                 if (s.metadata().appended != n)
                     throw phase_error("the u64 log holds the wrong number of records");
-            }
+            });
             omstream::mapped_log<std::uint64_t>::remove("append-u64", g_dir);
         }
         set_rate(r, rates, n);
         append_note(r, "single appends of std::uint64_t into a fresh log (32 B frames), segment "
                        "creation and page faults included");
+    });
+}
+
+// Every single append timed, one every ~1 us (a producer at 1 M records/s)
+// through several segment rolls: a roll used to stall the append that
+// crossed it while the kernel zeroed and mapped the next 64 MiB segment.
+void bench_append_latency() {
+    const std::string name = "omstream.mapped_log.64B.append_latency";
+    guarded(name, [&] {
+        row& r = add_row(name);
+        const std::string log = "append-latency";
+        log_t::remove(log, g_dir);
+        const u64 n = roll_records();
+        std::vector<double> ns;
+        ns.reserve(n);
+        double first_ns = 0;
+        on_pinned_producer([&] {
+            auto s = open_log(log);
+            for (u64 i = 0; i < n; ++i) {
+                const auto t0 = steady_ns();
+                s.append(make_record(i));
+                const auto t1 = steady_ns();
+                if (i == 0)
+                    first_ns = static_cast<double>(t1 - t0);
+                else
+                    ns.push_back(static_cast<double>(t1 - t0));
+                while (steady_ns() - t1 < roll_pace_ns) {
+                }
+            }
+        });
+        log_t::remove(log, g_dir);
+        const double worst = *std::max_element(ns.begin(), ns.end());
+        const auto stalls = std::count_if(ns.begin(), ns.end(), [](double x) { return x > 1e6; });
+        r.lat = percentiles(std::move(ns));
+        append_note(r, std::to_string(n - 1) + " single appends, one every ~" + std::to_string(roll_pace_ns) +
+                           " ns, each timed with steady_clock (~20 ns of it is the clock), through " +
+                           num(static_cast<double>(n) * frame_bytes / segment_bytes, 1) +
+                           " segments of 64 MiB; slowest " + num(worst / 1e6, 2) + " ms, " + std::to_string(stalls) +
+                           " over 1 ms; the first append, which creates segment 0, took " + num(first_ns / 1e6, 1) +
+                           " ms and is left out");
+        r.extra.push_back({"max_ns", worst});
     });
 }
 
@@ -1053,6 +1128,7 @@ int main() {
     bench_log_append(false, true);
     bench_log_append(true, true);
     bench_log_append_u64();
+    bench_append_latency();
 #if defined(OMSTREAM_HAVE_LMDB)
     bench_lmdb(lmdb_txn_records);
     bench_lmdb(1);
