@@ -8,8 +8,13 @@
 //  2. omstream.mapped_log.64B     single appends into a fresh log (segment_size 64 MiB,
 //                                 sync_never): creating segments and first-touch page
 //                                 faults included; .batch64: append(range of 64);
-//                                 .prefaulted / .batch64.prefaulted: within segment 0,
-//                                 whose pages were faulted in first (no page faults)
+//                                 .prefaulted / .batch64.prefaulted: within the first
+//                                 quarter of segment 0, whose pages were faulted in first
+//                                 (no page faults; from there on the log maps segment 1
+//                                 ahead). The rows that roll segments run their producer
+//                                 on a thread pinned to CPU 0, the main thread unpinned.
+//     .append_latency             every single append timed (one per ~1 us) through three
+//                                 rolls of 64 MiB segments: p50/p99/p99.9, the slowest
 //  3. lmdb.append.64B             LMDB (OMSTREAM_HAVE_LMDB): MDB_APPEND, 8-byte big-endian
 //                                 keys, MDB_WRITEMAP | MDB_NOSYNC | MDB_NOMETASYNC, one
 //                                 transaction per 1000 records (.txn1: one per record);
