@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -276,29 +277,49 @@ TEST_F(mapped_log_test, the_next_segment_is_mapped_ahead_and_a_prepared_one_neve
     EXPECT_EQ(drain(s).size(), 5 * u64_per_segment - all.size());
 }
 
+// A child of fork() appends through its parent's handle (from a producer
+// slot of its own) even while the parent's helper maps a segment ahead,
+// which the child never waits for; it may not consume under the parent's
+// group membership.
 TEST_F(mapped_log_test, a_child_forked_while_a_segment_is_mapped_ahead_appends_through_rolls) {
     const auto name = fresh("aheadfork");
-    auto p = u64_stream::open(name, om::segment_size = ahead_segment, om::keep = true);
-    std::uint64_t next = 0;
+    auto p = u64_stream::open(name, om::segment_size = ahead_segment, om::keep = true,
+                              om::group = "parent", om::size = 1);
+    std::uint64_t next = 0, parent_saw = 0;
+    auto consume = [&] {
+        while (p.poll([&](const om::window<std::uint64_t>& w) {
+            EXPECT_EQ(*w.begin() & 0xffffffffffu, parent_saw);
+            ++parent_saw;
+        })) {
+        }
+    };
     // Each round crosses a quarter of a segment and forks at once, while the
     // helper thread maps the next segment: the child has no such thread.
     for (int round = 0; round < 4; ++round) {
         const std::uint64_t to = (next / (u64_per_segment / 4) + 1) * (u64_per_segment / 4) + 1;
         for (; next < to; ++next)
             p.append(next);
+        consume();  // the parent's handle has joined its group
         const std::uint64_t from = next;
         const std::uint64_t child_records = u64_per_segment + u64_per_segment / 3;
         const pid_t child = om::testing::spawn([&] {
             ::alarm(60);
             for (std::uint64_t i = 0; i < child_records; ++i)
                 p.append((std::uint64_t{1} << 40) + from + i);
-            return true;
+            try {
+                (void)p.poll([](const auto&) {});
+                return false;
+            } catch (const om::error& e) {
+                return e.code() == om::errc::inherited_handle;
+            }
         });
         ASSERT_EQ(om::testing::wait_exit(child), 0) << "round " << round;
         next += child_records;  // the child's records took these sequence numbers
         for (std::uint64_t i = 0; i < u64_per_segment / 5; ++i, ++next)
             p.append(next);
     }
+    consume();
+    EXPECT_EQ(parent_saw, next);
     auto s = u64_stream::open(name, om::group = "check", om::size = 1);
     const auto all = drain(s);
     ASSERT_EQ(all.size(), next);
@@ -436,17 +457,23 @@ TEST_F(mapped_log_test, producer_processes_and_consumer_processes_share_a_log) {
     EXPECT_EQ(counts[1].load(), sum);
 }
 
-TEST_F(mapped_log_test, a_producer_killed_between_claim_and_commit_stalls_nobody_for_long) {
+// A producer process killed between claim and commit: readers skip its
+// record after a short stall, and other producers go on. The child
+// appends through a handle of its own, or through its parent's.
+void killed_between_claim_and_commit(const std::string& name, bool through_parents_handle) {
     using stall_log = om::mapped_log<stalling>;
-    const auto name = fresh("stall");
     auto consumer = om::stream<stall_log>::open(name, om::size = 1);
     (void)consumer.poll([](const auto&) {});
     auto producer = om::stream<stall_log>::open(name);
     producer.append(stalling{1});
     const pid_t child = spawn([&] {
         stalling::stall = true;
-        auto p = om::stream<stall_log>::open(name);
-        p.append(stalling{666});  // claims seq 1, never commits
+        if (through_parents_handle) {
+            producer.append(stalling{666});  // from a producer slot of the child's own
+        } else {
+            auto p = om::stream<stall_log>::open(name);
+            p.append(stalling{666});  // claims seq 1, never commits
+        }
         return true;
     });
     while (consumer.metadata().appended < 2)
@@ -465,6 +492,17 @@ TEST_F(mapped_log_test, a_producer_killed_between_claim_and_commit_stalls_nobody
     EXPECT_LT(stall, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(stall).count()
                          << " ms";
     EXPECT_EQ(consumer.metadata().dropped, 1u);
+}
+
+TEST_F(mapped_log_test, a_producer_killed_between_claim_and_commit_stalls_nobody_for_long) {
+    killed_between_claim_and_commit(fresh("stall"), false);
+}
+
+// Had the child appended from its parent's producer slot, its dead claim
+// would look like the live parent's work in progress forever.
+TEST_F(mapped_log_test,
+       a_child_of_fork_killed_mid_append_through_its_parents_handle_stalls_nobody) {
+    killed_between_claim_and_commit(fresh("stall-inherited"), true);
 }
 
 TEST_F(mapped_log_test, kill_loop_producers_leave_exactly_a_prefix_with_every_acknowledged_record) {

@@ -16,6 +16,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -162,22 +163,58 @@ TEST_F(shm_ring_test, three_producer_processes_and_two_groups_of_two_consumer_pr
 // covers them (detail/asymmetric_wait_word.hpp): no record may be missed,
 // with the consumer or the producer in a child process (a child of fork()
 // is not registered for the barrier even when its parent was).
+// A handle owns a producer slot and a group membership named by its
+// process. In a child of fork(), the parent's handle appends from a
+// producer slot of the child's own, and refuses to consume under the
+// parent's membership; the parent's handle keeps working.
+TEST_F(shm_ring_test, a_child_of_fork_appends_through_its_parents_handle_but_may_not_consume) {
+    const auto name = fresh("inherited");
+    auto parent = om::stream<ring>::open(name, om::group = "g", om::size = 1);
+    parent.append(1);
+    std::vector<std::uint64_t> seen;
+    ASSERT_TRUE(
+        parent.poll([&](const om::window<std::uint64_t>& w) { seen.push_back(*w.begin()); }));
+    const int code = in_child([&] {
+        ::alarm(30);
+        parent.append(2);
+        try {
+            (void)parent.poll([](const auto&) {});
+            std::fprintf(stderr, "the child consumed as its parent's group member\n");
+            return false;
+        } catch (const om::error& e) {
+            return e.code() == om::errc::inherited_handle &&
+                   std::string(e.what()).find("open the stream again") != std::string::npos;
+        }
+    });
+    ASSERT_EQ(code, 0);
+    parent.append(3);
+    while (parent.poll([&](const om::window<std::uint64_t>& w) { seen.push_back(*w.begin()); })) {
+    }
+    EXPECT_EQ(seen, (std::vector<std::uint64_t>{1, 2, 3}));
+}
+
 TEST_F(shm_ring_test, every_record_wakes_a_consumer_asleep_in_another_process) {
     EXPECT_EQ(om::testing::wake_rounds<ring>(fresh("wake"), 1000, true), "");
     EXPECT_EQ(om::testing::wake_rounds<ring>(fresh("wake-forked"), 1000, false), "");
 }
 
-TEST_F(shm_ring_test, a_producer_killed_between_claim_and_commit_stalls_nobody_for_long) {
+// A producer process killed between claim and commit: readers skip its
+// record after a short stall, and other producers go on. The child
+// appends through a handle of its own, or through its parent's.
+void killed_between_claim_and_commit(const std::string& name, bool through_parents_handle) {
     using stall_ring = om::shm_ring<stalling>;
-    const auto name = fresh("stall");
     auto consumer = om::stream<stall_ring>::open(name, om::size = 1);
     (void)consumer.poll([](const auto&) {});
     auto producer = om::stream<stall_ring>::open(name);
     producer.append(stalling{1});
     const pid_t child = spawn([&] {
         stalling::stall = true;
-        auto p = om::stream<stall_ring>::open(name);
-        p.append(stalling{666});  // claims seq 1, never commits
+        if (through_parents_handle) {
+            producer.append(stalling{666});  // from a producer slot of the child's own
+        } else {
+            auto p = om::stream<stall_ring>::open(name);
+            p.append(stalling{666});  // claims seq 1, never commits
+        }
         return true;
     });
     while (consumer.metadata().appended < 2)
@@ -200,6 +237,16 @@ TEST_F(shm_ring_test, a_producer_killed_between_claim_and_commit_stalls_nobody_f
     ::testing::Test::RecordProperty(
         "stall_ms",
         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(stall).count()));
+}
+
+TEST_F(shm_ring_test, a_producer_killed_between_claim_and_commit_stalls_nobody_for_long) {
+    killed_between_claim_and_commit(fresh("stall"), false);
+}
+
+// Had the child appended from its parent's producer slot, its dead claim
+// would look like the live parent's work in progress forever.
+TEST_F(shm_ring_test, a_child_of_fork_killed_mid_append_through_its_parents_handle_stalls_nobody) {
+    killed_between_claim_and_commit(fresh("stall-inherited"), true);
 }
 
 TEST_F(shm_ring_test, a_consumer_killed_in_its_callback_gets_its_window_redelivered) {

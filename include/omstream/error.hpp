@@ -21,6 +21,7 @@ enum class errc {
     invalid_option,     // an option value is out of range
     stopped,            // the operation was interrupted by stop()
     io_error,           // any other operating-system failure
+    inherited_handle,   // a handle of a shared storage used in a child of fork()
 };
 
 namespace detail {
@@ -51,6 +52,8 @@ class error_category_impl final : public std::error_category {
                 return "stopped";
             case errc::io_error:
                 return "i/o error";
+            case errc::inherited_handle:
+                return "handle inherited through fork()";
         }
         return "unknown omstream error";
     }

@@ -22,6 +22,7 @@
 #include <omstream/detail/log_files.hpp>
 #include <omstream/detail/log_format.hpp>
 #include <omstream/detail/names.hpp>
+#include <omstream/detail/owner_process.hpp>
 #include <omstream/detail/process.hpp>
 #include <omstream/detail/shared_groups.hpp>
 #include <omstream/detail/spin_wait.hpp>
@@ -279,6 +280,8 @@ class mapped_log {
     // --- consumers -----------------------------------------------------------
 
     group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
+        if (!local_->owner.here()) [[unlikely]]
+            adopt_this_process();
         auto& h = *m_->header;
         local_->member = detail::join_group(h.groups, group, initial_state,
                                             [&] { return start_seq(m_->start); });
@@ -288,6 +291,8 @@ class mapped_log {
     template <class Pick>
     claim_type claim(const group_handle& me, const detail::lazy_now& now,
                      detail::claim_buffers& buffers, Pick&& pick) {
+        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
+            adopt_to_consume();
         if (still_idle(me, now)) {
             claim_type c;
             c.deadline_ns = local_->idle.deadline_ns;
@@ -441,6 +446,8 @@ class mapped_log {
     static constexpr std::uint64_t no_pos = ~std::uint64_t{0};
 
     struct local_state {
+        detail::owner_process owner;    // see adopt_this_process()
+        bool inherited_member = false;  // our group membership was a parent's
         std::shared_ptr<detail::log_mapping> mapping;
         int producer = -1;
         detail::group_member member;
@@ -481,6 +488,8 @@ class mapped_log {
             idle.valid = false;
         }
         ~local_state() {
+            if (!owner.here())
+                return;  // a child of fork(): the slots are its parent's
             detail::leave_group(member);
             if (producer >= 0)
                 mapping->header->producers[producer].token.store(0, std::memory_order_release);
@@ -1323,6 +1332,24 @@ class mapped_log {
 
     // --- producing ---
 
+    // A child of fork() uses this handle (detail/owner_process.hpp): it
+    // takes a producer slot of its own at its next append, and joins its
+    // group as itself unless the parent had joined it already.
+    [[gnu::cold, gnu::noinline]] void adopt_this_process() {
+        if (local_->member.group != nullptr) {
+            local_->inherited_member = true;
+            local_->member = {};
+        }
+        local_->producer = -1;  // the parent's slot stays the parent's
+        local_->owner.adopt();
+    }
+    [[gnu::cold, gnu::noinline]] void adopt_to_consume() {
+        if (!local_->owner.here())
+            adopt_this_process();
+        if (local_->inherited_member)
+            detail::owner_process::refuse_group("mapped_log", m_->name);
+    }
+
     int producer_slot() {
         if (local_->producer >= 0)
             return local_->producer;
@@ -1372,6 +1399,8 @@ class mapped_log {
 
     template <class Range, class Stamp>
     bool put(const Range& records, Stamp&& stamp, std::chrono::nanoseconds timeout, bool try_only) {
+        if (!local_->owner.here()) [[unlikely]]
+            adopt_this_process();
         auto& h = *m_->header;
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if (n == 0)

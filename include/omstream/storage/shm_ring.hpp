@@ -15,6 +15,7 @@
 #include <omstream/detail/frame.hpp>
 #include <omstream/detail/futex.hpp>
 #include <omstream/detail/names.hpp>
+#include <omstream/detail/owner_process.hpp>
 #include <omstream/detail/process.hpp>
 #include <omstream/detail/ring_header.hpp>
 #include <omstream/detail/shared_groups.hpp>
@@ -337,6 +338,8 @@ class shm_ring {
     // --- consumers -----------------------------------------------------------
 
     group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
+        if (!local_->owner.here()) [[unlikely]]
+            adopt_this_process();
         auto& h = *m_->header;
         local_->member = detail::join_group(h.groups, group, initial_state, [&] {
             // A new group starts at the oldest record still held.
@@ -368,6 +371,8 @@ class shm_ring {
     template <class Pick>
     claim_type claim(const group_handle& me, const detail::lazy_now& now,
                      detail::claim_buffers& buffers, Pick&& pick) {
+        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
+            adopt_to_consume();
         if (m_->lossy) [[unlikely]]
             return claim_lossy_window(me, now, buffers, pick);
         return claim_from<false>(me, now, buffers, pick);
@@ -442,6 +447,8 @@ class shm_ring {
     // What one handle keeps for itself: its producer slot, its group
     // membership, and how far it has seen slots published.
     struct local_state {
+        detail::owner_process owner;    // see adopt_this_process()
+        bool inherited_member = false;  // our group membership was a parent's
         std::shared_ptr<detail::ring_mapping> mapping;
         int producer = -1;
         detail::group_member member;
@@ -477,6 +484,8 @@ class shm_ring {
         std::chrono::steady_clock::time_point busy_since{};
 
         ~local_state() {
+            if (!owner.here())
+                return;  // a child of fork(): the slots are its parent's
             if (pin != nullptr)
                 pin->store(detail::no_pin, std::memory_order_release);
             detail::leave_group(member);
@@ -688,6 +697,26 @@ class shm_ring {
 
     std::size_t max_payload() const noexcept { return m_->header->max_payload; }
 
+    // A child of fork() uses this handle (detail/owner_process.hpp): it
+    // takes a producer slot of its own at its next append, and joins its
+    // group as itself unless the parent had joined it already.
+    [[gnu::cold, gnu::noinline]] void adopt_this_process() {
+        if (local_->member.group != nullptr) {
+            local_->inherited_member = true;
+            local_->member = {};
+            local_->pin = nullptr;
+            local_->held.clear();
+        }
+        local_->producer = -1;  // the parent's slot stays the parent's
+        local_->owner.adopt();
+    }
+    [[gnu::cold, gnu::noinline]] void adopt_to_consume() {
+        if (!local_->owner.here())
+            adopt_this_process();
+        if (local_->inherited_member)
+            detail::owner_process::refuse_group("shm_ring", m_->name);
+    }
+
     int producer_slot() {
         if (local_->producer >= 0)
             return local_->producer;
@@ -724,6 +753,8 @@ class shm_ring {
 
     template <class Range, class Stamp>
     bool put(const Range& records, Stamp&& stamp, std::chrono::nanoseconds timeout, bool try_only) {
+        if (!local_->owner.here()) [[unlikely]]
+            adopt_this_process();
         auto& h = *m_->header;
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if (n == 0)
