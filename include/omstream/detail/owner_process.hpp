@@ -59,4 +59,17 @@ class owner_process {
     std::uint32_t generation_;
 };
 
+// What a handle's own state does when a child of fork() first uses it (see
+// above). `Local` has `owner`, `producer` (a slot index, -1: none yet),
+// `member` (group_member) and `inherited_member`.
+template <class Local>
+void adopt_handle(Local& l) noexcept {
+    if (l.member.group != nullptr) {
+        l.inherited_member = true;
+        l.member = {};
+    }
+    l.producer = -1;  // the parent's slot stays the parent's
+    l.owner.adopt();
+}
+
 }  // namespace omstream::detail

@@ -1332,17 +1332,8 @@ class mapped_log {
 
     // --- producing ---
 
-    // A child of fork() uses this handle (detail/owner_process.hpp): it
-    // takes a producer slot of its own at its next append, and joins its
-    // group as itself unless the parent had joined it already.
-    [[gnu::cold, gnu::noinline]] void adopt_this_process() {
-        if (local_->member.group != nullptr) {
-            local_->inherited_member = true;
-            local_->member = {};
-        }
-        local_->producer = -1;  // the parent's slot stays the parent's
-        local_->owner.adopt();
-    }
+    // A child of fork() uses this handle (detail/owner_process.hpp).
+    [[gnu::cold, gnu::noinline]] void adopt_this_process() { detail::adopt_handle(*local_); }
     [[gnu::cold, gnu::noinline]] void adopt_to_consume() {
         if (!local_->owner.here())
             adopt_this_process();

@@ -697,18 +697,12 @@ class shm_ring {
 
     std::size_t max_payload() const noexcept { return m_->header->max_payload; }
 
-    // A child of fork() uses this handle (detail/owner_process.hpp): it
-    // takes a producer slot of its own at its next append, and joins its
-    // group as itself unless the parent had joined it already.
+    // A child of fork() uses this handle (detail/owner_process.hpp); the
+    // pin of a membership that was the parent's is the parent's too.
     [[gnu::cold, gnu::noinline]] void adopt_this_process() {
-        if (local_->member.group != nullptr) {
-            local_->inherited_member = true;
-            local_->member = {};
+        detail::adopt_handle(*local_);
+        if (local_->inherited_member)
             local_->pin = nullptr;
-            local_->held.clear();
-        }
-        local_->producer = -1;  // the parent's slot stays the parent's
-        local_->owner.adopt();
     }
     [[gnu::cold, gnu::noinline]] void adopt_to_consume() {
         if (!local_->owner.here())
