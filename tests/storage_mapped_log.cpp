@@ -12,11 +12,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <optional>
 #include <random>
 #include <string>
@@ -325,6 +327,35 @@ TEST_F(mapped_log_test, a_child_forked_while_a_segment_is_mapped_ahead_appends_t
     ASSERT_EQ(all.size(), next);
     for (std::uint64_t i = 0; i < all.size(); ++i)
         ASSERT_EQ(all[i] & 0xffffffffffu, i) << "sequence " << i;
+}
+
+// A fork() while another thread waits for the helper's job (an append
+// that reached the next segment first): the child's work_ahead, inherited
+// mid-wait, answers at once. It used to hold its mutex while waiting, and
+// the child inherited that mutex locked.
+TEST_F(mapped_log_test, a_fork_while_a_thread_waits_for_the_helper_leaves_the_child_free) {
+    om::detail::work_ahead<int> ahead;
+    std::latch release(1);
+    ahead.start(1, [&] {
+        release.wait();
+        return 1;
+    });
+    std::atomic<bool> taking{false};
+    std::thread taker([&] {
+        taking = true;
+        EXPECT_EQ(ahead.take(1).value_or(0), 1);
+    });
+    while (!taking)
+        std::this_thread::yield();
+    std::this_thread::sleep_for(20ms);  // well inside take() by now
+    const int code = om::testing::in_child([&] {
+        ::alarm(10);
+        ahead.start(2, [] { return 2; });  // nothing starts in a child
+        return !ahead.has(1) && !ahead.has(2) && !ahead.take(1) && !ahead.idle();
+    });
+    release.count_down();
+    taker.join();
+    EXPECT_EQ(code, 0) << "the child hung on, or was handed, its parent's helper job";
 }
 
 TEST_F(mapped_log_test, keep_retains_processed_segments_for_replay) {

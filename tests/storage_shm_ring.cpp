@@ -193,6 +193,33 @@ TEST_F(shm_ring_test, a_child_of_fork_appends_through_its_parents_handle_but_may
     EXPECT_EQ(seen, (std::vector<std::uint64_t>{1, 2, 3}));
 }
 
+// fork() inside a callback: the child returns from it too, but the window
+// is the parent's to commit (or to give back).
+TEST_F(shm_ring_test, a_child_forked_inside_a_callback_may_not_commit_its_parents_window) {
+    const auto name = fresh("forkcb");
+    auto s = om::stream<ring>::open(name, om::group = "g", om::size = 1);
+    s.append(7);
+    pid_t child = -1;
+    try {
+        ASSERT_TRUE(s.poll([&](const om::window<std::uint64_t>&) {
+            std::fflush(nullptr);
+            child = ::fork();
+        }));
+    } catch (const om::error& e) {
+        if (child == 0)
+            ::_exit(e.code() == om::errc::inherited_handle ? 0 : 1);
+        throw;
+    }
+    if (child == 0)
+        ::_exit(2);  // the child committed its parent's window
+    ASSERT_EQ(wait_exit(child), 0);
+    s.append(8);
+    std::vector<std::uint64_t> seen;
+    while (s.poll([&](const om::window<std::uint64_t>& w) { seen.push_back(*w.begin()); })) {
+    }
+    EXPECT_EQ(seen, (std::vector<std::uint64_t>{8}));
+}
+
 TEST_F(shm_ring_test, every_record_wakes_a_consumer_asleep_in_another_process) {
     EXPECT_EQ(om::testing::wake_rounds<ring>(fresh("wake"), 1000, true), "");
     EXPECT_EQ(om::testing::wake_rounds<ring>(fresh("wake-forked"), 1000, false), "");

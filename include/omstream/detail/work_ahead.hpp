@@ -8,16 +8,20 @@
 // CPUs of the thread that started it when that leaves any: a producer
 // pinned to a CPU of its own is not preempted by the page work done for
 // it, and the worker keeps away from other threads pinned apart from the
-// main one (isolated cores).
+// main one (isolated cores). A main thread that is itself the pinned
+// producer shares its CPU with the worker.
 //
 // At most one job runs per work_ahead. Its result is keyed, so that a
-// taker asking for something else does not get it. The worker touches only
-// what its job captured: it takes no lock of the caller's, so a fork() in
-// the middle of a job cannot leave the child with a lock held. A forked
-// child has no worker: it neither waits for nor joins the parent's job (it
-// abandons it, keeping it reachable so that leak checkers stay quiet) and
-// does the work itself when it needs the result.
+// taker asking for something else does not get it. Nobody waits while
+// holding the mutex (a join happens after it is released), and the worker
+// never takes it. In a child of fork() a work_ahead of the parent's does
+// nothing at all and never touches its mutex, which another thread of the
+// parent may have held at the fork: it starts no job, hands out nothing,
+// and abandons the parent's job (keeping it reachable so that leak
+// checkers stay quiet); the child does the work itself when it needs it.
 #pragma once
+
+#include <omstream/detail/owner_process.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -49,108 +53,130 @@ inline cpu_set_t helper_cpus(const cpu_set_t& caller) noexcept {
 
 template <class Result>
 class work_ahead {
+    struct job_state;
+
   public:
     work_ahead() = default;
     work_ahead(const work_ahead&) = delete;
     work_ahead& operator=(const work_ahead&) = delete;
     ~work_ahead() {
-        std::lock_guard lock(mutex_);
-        settle();
+        if (!owner_.here()) {
+            abandon(std::move(job_));  // a child of fork(): the job is the parent's
+            return;
+        }
+        std::unique_ptr<job_state> job;
+        {
+            std::lock_guard lock(mutex_);
+            job = std::move(job_);
+        }
+        finish(std::move(job));
     }
 
     // Starts `make()` for `key` on a thread of its own, unless a job for
     // `key` was started already and not taken, or a job for another key is
     // still under way (the caller asks again later; it never waits here). A
-    // finished job for another key that nobody took is dropped. What `make`
-    // throws is swallowed: a failed job gives an empty result, and the taker
-    // does the work itself and meets the failure there.
+    // finished job for another key that nobody took is dropped. What `make` throws is swallowed: a
+    // failed job gives an empty result, and the taker does the work itself and meets the failure
+    // there.
     template <class Make>
     void start(std::uint64_t key, Make make) {
+        if (!owner_.here())
+            return;
         std::lock_guard lock(mutex_);
-        abandon_foreign();
         if (job_ && (job_->key == key || !job_->done.load(std::memory_order_acquire)))
             return;
-        settle();
+        // A finished job nobody took: its thread is done (a quick join), but
+        // dropping its result may be slow (unmapping), so the new worker does.
+        std::unique_ptr<job_state> dropped = std::move(job_);
+        finish_thread(dropped);
         auto job = std::make_unique<job_state>();
         job->key = key;
-        job->owner = ::getpid();
         cpu_set_t caller;
         CPU_ZERO(&caller);
         const bool placed = ::sched_getaffinity(0, sizeof caller, &caller) == 0;
         try {
-            job->worker =
-                std::thread([state = job.get(), make = std::move(make), caller, placed]() mutable {
-                    if (placed) {
-                        const cpu_set_t cpus = helper_cpus(caller);
-                        if (CPU_COUNT(&cpus) > 0)
-                            ::sched_setaffinity(0, sizeof cpus, &cpus);
-                    }
-                    try {
-                        state->result = make();
-                    } catch (...) {
-                        state->result = Result{};
-                    }
-                    state->done.store(true, std::memory_order_release);
-                });
+            job->worker = std::thread([state = job.get(), make = std::move(make), caller, placed,
+                                       dropped = std::move(dropped)]() mutable {
+                dropped.reset();
+                if (placed) {
+                    const cpu_set_t cpus = helper_cpus(caller);
+                    if (CPU_COUNT(&cpus) > 0)
+                        ::sched_setaffinity(0, sizeof cpus, &cpus);
+                }
+                try {
+                    state->result = make();
+                } catch (...) {
+                    state->result = Result{};
+                }
+                state->done.store(true, std::memory_order_release);
+            });
         } catch (const std::system_error&) {
             return;  // no thread to be had (a resource limit): the taker does the work
         }
         job_ = std::move(job);
     }
 
+    // Whether no job was started, or the last one was taken.
+    bool idle() {
+        if (!owner_.here())
+            return false;  // nothing starts in a child
+        std::lock_guard lock(mutex_);
+        return !job_;
+    }
+
     // Whether a job for `key` was started in this process and not taken.
     bool has(std::uint64_t key) {
+        if (!owner_.here())
+            return false;
         std::lock_guard lock(mutex_);
-        abandon_foreign();
         return job_ && job_->key == key;
     }
 
-    // The result of the job for `key`, once it is done (this waits for it),
-    // or nullopt when no job for `key` was started in this process.
+    // The result of the job for `key`, once it is done (this waits for it,
+    // without holding the mutex), or nullopt when no job for `key` was
+    // started in this process.
     std::optional<Result> take(std::uint64_t key) {
-        std::lock_guard lock(mutex_);
-        if (!job_ || job_->owner != ::getpid() || job_->key != key) {
-            abandon_foreign();
+        if (!owner_.here())
             return std::nullopt;
+        std::unique_ptr<job_state> job;
+        {
+            std::lock_guard lock(mutex_);
+            if (!job_ || job_->key != key)
+                return std::nullopt;
+            job = std::move(job_);
         }
-        job_->worker.join();
-        std::optional<Result> result(std::move(job_->result));
-        job_.reset();
-        return result;
+        job->worker.join();
+        return std::optional<Result>(std::move(job->result));
     }
 
   private:
     struct job_state {
         std::uint64_t key = 0;
-        ::pid_t owner = 0;
         std::thread worker;
         Result result{};
         std::atomic<bool> done{false};
         job_state* next_abandoned = nullptr;
     };
 
-    // Waits for the job of this process; forgets one of a parent's.
-    void settle() {
-        abandon_foreign();
-        if (job_) {
-            job_->worker.join();
-            job_.reset();
-        }
+    static void finish_thread(const std::unique_ptr<job_state>& job) {
+        if (job && job->worker.joinable())
+            job->worker.join();
     }
+    static void finish(std::unique_ptr<job_state> job) { finish_thread(job); }
 
     // A job started before a fork() has no thread in the child: joining it
     // would wait forever, and destroying a joinable std::thread terminates.
-    void abandon_foreign() {
-        if (job_ && job_->owner != ::getpid()) {
-            job_state* job = job_.release();
-            job->next_abandoned = abandoned_.load(std::memory_order_relaxed);
-            while (!abandoned_.compare_exchange_weak(job->next_abandoned, job,
-                                                     std::memory_order_relaxed)) {
-            }
+    static void abandon(std::unique_ptr<job_state> job) noexcept {
+        if (!job)
+            return;
+        job_state* j = job.release();
+        j->next_abandoned = abandoned_.load(std::memory_order_relaxed);
+        while (!abandoned_.compare_exchange_weak(j->next_abandoned, j, std::memory_order_relaxed)) {
         }
     }
 
     static inline std::atomic<job_state*> abandoned_{nullptr};
+    owner_process owner_;
     std::mutex mutex_;
     std::unique_ptr<job_state> job_;
 };

@@ -280,8 +280,8 @@ class mapped_log {
     // --- consumers -----------------------------------------------------------
 
     group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
-        if (!local_->owner.here()) [[unlikely]]
-            adopt_this_process();
+        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
+            adopt_to_consume();
         auto& h = *m_->header;
         local_->member = detail::join_group(h.groups, group, initial_state,
                                             [&] { return start_seq(m_->start); });
@@ -369,6 +369,8 @@ class mapped_log {
     }
 
     void commit(const group_handle& me, std::uint64_t ticket) {
+        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
+            adopt_to_consume();  // the parent's window: not ours to commit
         if (detail::finish_window(me, local_->block, ticket, true))
             m_->header->space.wake_ordered();  // after a locked raise: no fence needed
         if (local_->pend_pos / m_->data_size >
@@ -378,6 +380,8 @@ class mapped_log {
         }
     }
     void abandon(const group_handle& me, std::uint64_t ticket) {
+        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
+            return;  // the parent's window: it comes again when the parent gives it up
         detail::finish_window(me, local_->block, ticket, false);
         local_->reset();  // the records come again: read them from the group's position
         m_->header->consumers.wake_always();
@@ -755,29 +759,31 @@ class mapped_log {
     // before a fast producer gets there, late enough that a small log does
     // not get a second segment. Called with the position before and after
     // an append or a read.
-    void map_ahead(std::uint64_t from_pos, std::uint64_t to_pos, bool create) {
+    void map_ahead(std::uint64_t from_pos, std::uint64_t to_pos, bool create) noexcept {
         const auto D = m_->data_size;
         const unsigned quarter = D.shift - 2;
         if (D < detail::map_ahead_from || (from_pos >> quarter) == (to_pos >> quarter) ||
             ((to_pos >> quarter) & 3) == 0)
             return;
         const std::uint64_t k = to_pos / D + 1;
-        {
-            std::lock_guard lock(m_->mutex);
-            if (m_->segments.contains(k))
-                return;
+        try {  // only a hint: the records are published already, whatever fails here
+            {
+                std::lock_guard lock(m_->mutex);
+                if (m_->segments.contains(k))
+                    return;
+            }
+            auto path = m_->segment_path(k);
+            std::error_code ec;
+            // A reader never displaces another job (a producer's, in this
+            // handle) and waits for a producer elsewhere to create the file.
+            if (!create && (!m_->ahead.idle() || !std::filesystem::exists(path, ec)))
+                return;  // asked again at the next quarter
+            m_->ahead.start(
+                detail::segment_job(k, create),
+                [path = std::move(path), name = m_->name, k, size = m_->file_size, mode = m_->mode,
+                 create] { return open_segment_file(path, name, k, size, mode, create); });
+        } catch (...) {
         }
-        auto path = m_->segment_path(k);
-        std::error_code ec;
-        // A reader leaves the segment to a producer of this handle mapping
-        // it, and waits for a producer elsewhere to create it.
-        if (!create &&
-            (m_->ahead.has(detail::segment_job(k, true)) || !std::filesystem::exists(path, ec)))
-            return;  // asked again at the next quarter
-        m_->ahead.start(
-            detail::segment_job(k, create),
-            [path = std::move(path), name = m_->name, k, size = m_->file_size, mode = m_->mode,
-             create] { return open_segment_file(path, name, k, size, mode, create); });
     }
 
     static std::shared_ptr<detail::mapped_file> map_segment(detail::log_mapping& m, std::uint64_t k,

@@ -338,8 +338,8 @@ class shm_ring {
     // --- consumers -----------------------------------------------------------
 
     group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
-        if (!local_->owner.here()) [[unlikely]]
-            adopt_this_process();
+        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
+            adopt_to_consume();
         auto& h = *m_->header;
         local_->member = detail::join_group(h.groups, group, initial_state, [&] {
             // A new group starts at the oldest record still held.
@@ -379,6 +379,8 @@ class shm_ring {
     }
 
     void commit(const group_handle& me, std::uint64_t ticket) {
+        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
+            adopt_to_consume();  // the parent's window: not ours to commit
         if (m_->lossy) [[unlikely]] {
             finish_lossy(me, ticket, true);
             m_->header->space.wake();
@@ -389,6 +391,8 @@ class shm_ring {
         }
     }
     void abandon(const group_handle& me, std::uint64_t ticket) {
+        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
+            return;  // the parent's window: it comes again when the parent gives it up
         if (m_->lossy) [[unlikely]]
             finish_lossy(me, ticket, false);  // whoever takes it over pins it again
         else
