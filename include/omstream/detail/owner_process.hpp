@@ -61,15 +61,41 @@ class owner_process {
 
 // What a handle's own state does when a child of fork() first uses it (see
 // above). `Local` has `owner`, `producer` (a slot index, -1: none yet),
-// `member` (group_member) and `inherited_member`.
+// `member` (group_member), `inherited_member`, and maybe `pin` (a lossy
+// member's, which belongs to the membership).
 template <class Local>
-void adopt_handle(Local& l) noexcept {
+[[gnu::cold, gnu::noinline]] void adopt_handle(Local& l) noexcept {
     if (l.member.group != nullptr) {
         l.inherited_member = true;
         l.member = {};
+        if constexpr (requires { l.pin = nullptr; })
+            l.pin = nullptr;
     }
     l.producer = -1;  // the parent's slot stays the parent's
     l.owner.adopt();
+}
+
+// Before a handle appends.
+template <class Local>
+void own_for_producing(Local& l) noexcept {
+    if (!l.owner.here()) [[unlikely]]
+        adopt_handle(l);
+}
+
+// Before a handle joins its group, claims or commits a window.
+template <class Local>
+void own_for_consuming(Local& l, const char* storage, const std::string& name) {
+    if (l.owner.here() && !l.inherited_member) [[likely]]
+        return;
+    own_for_producing(l);
+    if (l.inherited_member)
+        owner_process::refuse_group(storage, name);
+}
+
+// Whether a handle may give back a window: not one its parent claimed.
+template <class Local>
+bool owns_its_windows(const Local& l) noexcept {
+    return l.owner.here() && !l.inherited_member;
 }
 
 }  // namespace omstream::detail

@@ -64,20 +64,18 @@ class work_ahead {
             abandon(std::move(job_));  // a child of fork(): the job is the parent's
             return;
         }
-        std::unique_ptr<job_state> job;
-        {
-            std::lock_guard lock(mutex_);
-            job = std::move(job_);
-        }
-        finish(std::move(job));
+        std::unique_ptr<job_state> job;  // waited for once the mutex is released
+        std::lock_guard lock(mutex_);
+        job = std::move(job_);
     }
 
     // Starts `make()` for `key` on a thread of its own, unless a job for
     // `key` was started already and not taken, or a job for another key is
     // still under way (the caller asks again later; it never waits here). A
-    // finished job for another key that nobody took is dropped. What `make` throws is swallowed: a
-    // failed job gives an empty result, and the taker does the work itself and meets the failure
-    // there.
+    // finished job for another key that nobody took is dropped, by the new
+    // worker (unmapping its result may be slow). What `make` throws is
+    // swallowed: a failed job gives an empty result, and the taker does the
+    // work itself and meets the failure there.
     template <class Make>
     void start(std::uint64_t key, Make make) {
         if (!owner_.here())
@@ -85,10 +83,6 @@ class work_ahead {
         std::lock_guard lock(mutex_);
         if (job_ && (job_->key == key || !job_->done.load(std::memory_order_acquire)))
             return;
-        // A finished job nobody took: its thread is done (a quick join), but
-        // dropping its result may be slow (unmapping), so the new worker does.
-        std::unique_ptr<job_state> dropped = std::move(job_);
-        finish_thread(dropped);
         auto job = std::make_unique<job_state>();
         job->key = key;
         cpu_set_t caller;
@@ -96,7 +90,7 @@ class work_ahead {
         const bool placed = ::sched_getaffinity(0, sizeof caller, &caller) == 0;
         try {
             job->worker = std::thread([state = job.get(), make = std::move(make), caller, placed,
-                                       dropped = std::move(dropped)]() mutable {
+                                       dropped = std::move(job_)]() mutable {
                 dropped.reset();
                 if (placed) {
                     const cpu_set_t cpus = helper_cpus(caller);
@@ -145,7 +139,7 @@ class work_ahead {
                 return std::nullopt;
             job = std::move(job_);
         }
-        job->worker.join();
+        job->worker.join();  // the mutex is released: nobody waits behind us
         return std::optional<Result>(std::move(job->result));
     }
 
@@ -156,13 +150,12 @@ class work_ahead {
         Result result{};
         std::atomic<bool> done{false};
         job_state* next_abandoned = nullptr;
-    };
 
-    static void finish_thread(const std::unique_ptr<job_state>& job) {
-        if (job && job->worker.joinable())
-            job->worker.join();
-    }
-    static void finish(std::unique_ptr<job_state> job) { finish_thread(job); }
+        ~job_state() {  // never in a child of fork(): see abandon()
+            if (worker.joinable())
+                worker.join();
+        }
+    };
 
     // A job started before a fork() has no thread in the child: joining it
     // would wait forever, and destroying a joinable std::thread terminates.

@@ -80,9 +80,6 @@ struct log_settings {
     std::uint64_t max_bytes = 0;
 };
 
-// One open log in this process: the directory, the mapped header and the
-// segments mapped so far. Each open() makes its own (so that each holds its
-// own shared flock, which tells the next opener whether anyone is left).
 // Segments at least this large are mapped ahead of need on a thread of
 // their own: faulting in the pages of a smaller one costs less than the thread.
 inline constexpr std::size_t map_ahead_from = std::size_t{1} << 20;
@@ -92,6 +89,9 @@ constexpr std::uint64_t segment_job(std::uint64_t k, bool create) noexcept {
     return k * 2 + (create ? 1 : 0);
 }
 
+// One open log in this process: the directory, the mapped header and the
+// segments mapped so far. Each open() makes its own (so that each holds its
+// own shared flock, which tells the next opener whether anyone is left).
 struct log_mapping {
     std::string name;
     std::filesystem::path dir;
@@ -280,8 +280,7 @@ class mapped_log {
     // --- consumers -----------------------------------------------------------
 
     group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
-        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
-            adopt_to_consume();
+        detail::own_for_consuming(*local_, "mapped_log", m_->name);
         auto& h = *m_->header;
         local_->member = detail::join_group(h.groups, group, initial_state,
                                             [&] { return start_seq(m_->start); });
@@ -291,8 +290,7 @@ class mapped_log {
     template <class Pick>
     claim_type claim(const group_handle& me, const detail::lazy_now& now,
                      detail::claim_buffers& buffers, Pick&& pick) {
-        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
-            adopt_to_consume();
+        detail::own_for_consuming(*local_, "mapped_log", m_->name);
         if (still_idle(me, now)) {
             claim_type c;
             c.deadline_ns = local_->idle.deadline_ns;
@@ -369,8 +367,7 @@ class mapped_log {
     }
 
     void commit(const group_handle& me, std::uint64_t ticket) {
-        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
-            adopt_to_consume();  // the parent's window: not ours to commit
+        detail::own_for_consuming(*local_, "mapped_log", m_->name);  // not a parent's window
         if (detail::finish_window(me, local_->block, ticket, true))
             m_->header->space.wake_ordered();  // after a locked raise: no fence needed
         if (local_->pend_pos / m_->data_size >
@@ -380,7 +377,7 @@ class mapped_log {
         }
     }
     void abandon(const group_handle& me, std::uint64_t ticket) {
-        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
+        if (!detail::owns_its_windows(*local_)) [[unlikely]]
             return;  // the parent's window: it comes again when the parent gives it up
         detail::finish_window(me, local_->block, ticket, false);
         local_->reset();  // the records come again: read them from the group's position
@@ -450,7 +447,7 @@ class mapped_log {
     static constexpr std::uint64_t no_pos = ~std::uint64_t{0};
 
     struct local_state {
-        detail::owner_process owner;    // see adopt_this_process()
+        detail::owner_process owner;    // see detail::adopt_handle()
         bool inherited_member = false;  // our group membership was a parent's
         std::shared_ptr<detail::log_mapping> mapping;
         int producer = -1;
@@ -1338,15 +1335,6 @@ class mapped_log {
 
     // --- producing ---
 
-    // A child of fork() uses this handle (detail/owner_process.hpp).
-    [[gnu::cold, gnu::noinline]] void adopt_this_process() { detail::adopt_handle(*local_); }
-    [[gnu::cold, gnu::noinline]] void adopt_to_consume() {
-        if (!local_->owner.here())
-            adopt_this_process();
-        if (local_->inherited_member)
-            detail::owner_process::refuse_group("mapped_log", m_->name);
-    }
-
     int producer_slot() {
         if (local_->producer >= 0)
             return local_->producer;
@@ -1396,8 +1384,7 @@ class mapped_log {
 
     template <class Range, class Stamp>
     bool put(const Range& records, Stamp&& stamp, std::chrono::nanoseconds timeout, bool try_only) {
-        if (!local_->owner.here()) [[unlikely]]
-            adopt_this_process();
+        detail::own_for_producing(*local_);
         auto& h = *m_->header;
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if (n == 0)

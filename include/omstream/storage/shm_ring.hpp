@@ -338,8 +338,7 @@ class shm_ring {
     // --- consumers -----------------------------------------------------------
 
     group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
-        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
-            adopt_to_consume();
+        detail::own_for_consuming(*local_, "shm_ring", m_->name);
         auto& h = *m_->header;
         local_->member = detail::join_group(h.groups, group, initial_state, [&] {
             // A new group starts at the oldest record still held.
@@ -371,16 +370,14 @@ class shm_ring {
     template <class Pick>
     claim_type claim(const group_handle& me, const detail::lazy_now& now,
                      detail::claim_buffers& buffers, Pick&& pick) {
-        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
-            adopt_to_consume();
+        detail::own_for_consuming(*local_, "shm_ring", m_->name);
         if (m_->lossy) [[unlikely]]
             return claim_lossy_window(me, now, buffers, pick);
         return claim_from<false>(me, now, buffers, pick);
     }
 
     void commit(const group_handle& me, std::uint64_t ticket) {
-        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
-            adopt_to_consume();  // the parent's window: not ours to commit
+        detail::own_for_consuming(*local_, "shm_ring", m_->name);  // not a parent's window
         if (m_->lossy) [[unlikely]] {
             finish_lossy(me, ticket, true);
             m_->header->space.wake();
@@ -391,7 +388,7 @@ class shm_ring {
         }
     }
     void abandon(const group_handle& me, std::uint64_t ticket) {
-        if (!local_->owner.here() || local_->inherited_member) [[unlikely]]
+        if (!detail::owns_its_windows(*local_)) [[unlikely]]
             return;  // the parent's window: it comes again when the parent gives it up
         if (m_->lossy) [[unlikely]]
             finish_lossy(me, ticket, false);  // whoever takes it over pins it again
@@ -451,7 +448,7 @@ class shm_ring {
     // What one handle keeps for itself: its producer slot, its group
     // membership, and how far it has seen slots published.
     struct local_state {
-        detail::owner_process owner;    // see adopt_this_process()
+        detail::owner_process owner;    // see detail::adopt_handle()
         bool inherited_member = false;  // our group membership was a parent's
         std::shared_ptr<detail::ring_mapping> mapping;
         int producer = -1;
@@ -701,20 +698,6 @@ class shm_ring {
 
     std::size_t max_payload() const noexcept { return m_->header->max_payload; }
 
-    // A child of fork() uses this handle (detail/owner_process.hpp); the
-    // pin of a membership that was the parent's is the parent's too.
-    [[gnu::cold, gnu::noinline]] void adopt_this_process() {
-        detail::adopt_handle(*local_);
-        if (local_->inherited_member)
-            local_->pin = nullptr;
-    }
-    [[gnu::cold, gnu::noinline]] void adopt_to_consume() {
-        if (!local_->owner.here())
-            adopt_this_process();
-        if (local_->inherited_member)
-            detail::owner_process::refuse_group("shm_ring", m_->name);
-    }
-
     int producer_slot() {
         if (local_->producer >= 0)
             return local_->producer;
@@ -751,8 +734,7 @@ class shm_ring {
 
     template <class Range, class Stamp>
     bool put(const Range& records, Stamp&& stamp, std::chrono::nanoseconds timeout, bool try_only) {
-        if (!local_->owner.here()) [[unlikely]]
-            adopt_this_process();
+        detail::own_for_producing(*local_);
         auto& h = *m_->header;
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if (n == 0)
