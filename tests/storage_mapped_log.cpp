@@ -435,17 +435,50 @@ TEST_F(mapped_log_test, max_bytes_deletes_the_oldest_segments_and_counts_what_a_
 }
 
 TEST_F(mapped_log_test, max_age_deletes_segments_of_old_records) {
-    // Records are stamped by the emitter's clock: a manual one makes them old.
+    // Records are stamped by the emitter's clock, and their age is measured
+    // on it: a manual one makes 100 minutes pass over 10,000 appends.
     using clock = om::basic_manual_clock<struct log_age>;
     using aged = om::stream<u64_log, om::basic_count_window<clock>>;
     const auto name = fresh("maxage");
-    clock::set(clock::time_point(1s));  // 1970: older than any max_age
+    clock::set(clock::time_point(std::chrono::hours(24)));
     auto s = aged::open(name, om::segment_size = 65536, om::max_age = std::chrono::hours(1),
                         om::keep = true);
-    for (std::uint64_t i = 0; i < 10'000; ++i)
+    for (std::uint64_t i = 0; i < 10'000; ++i) {
+        if (i % 100 == 0)
+            clock::advance(std::chrono::minutes(1));
         s.append(i);
-    EXPECT_LE(segment_files(dir_of(name)), 2u);
-    EXPECT_GT(s.metadata().first_seq, 0u);
+    }
+    // Segment 0 (records 0-2047) is all over an hour old: gone; segment 1
+    // starts with a record younger than that: kept.
+    EXPECT_EQ(segment_files(dir_of(name)), 4u);
+    EXPECT_EQ(s.metadata().first_seq, 65536u / 32);
+}
+
+// Records that grow past max_age while nobody appends go before a group
+// behind reads them: the group gets the newest segment (whole segments
+// are kept or deleted), never the oldest one first and then a gap.
+TEST_F(mapped_log_test, max_age_deletes_old_segments_before_a_late_consumer_reads_them) {
+    using clock = om::basic_manual_clock<struct log_age_later>;
+    using aged = om::stream<u64_log, om::basic_count_window<clock>>;
+    const auto name = fresh("maxagelate");
+    clock::set(clock::time_point(std::chrono::hours(24)));
+    constexpr std::uint64_t per_segment = 65536 / 32, n = 5 * per_segment + 10;
+    {
+        auto p = aged::open(name, om::segment_size = 65536, om::max_age = std::chrono::hours(1));
+        for (std::uint64_t i = 0; i < n; ++i)
+            p.append(i);
+    }
+    clock::advance(std::chrono::hours(2));  // every record is older than max_age now
+    auto c = aged::open(name, om::size = 5);
+    std::vector<std::uint64_t> got;
+    while (c.poll(
+        [&](const om::window<std::uint64_t>& w) { got.insert(got.end(), w.begin(), w.end()); })) {
+    }
+    ASSERT_FALSE(got.empty());
+    EXPECT_EQ(got.front(), 5 * per_segment) << "an expired segment was delivered first";
+    for (std::size_t i = 1; i < got.size(); ++i)
+        ASSERT_EQ(got[i], got[i - 1] + 1);
+    EXPECT_EQ(c.metadata().groups.at(0).expired, 5 * per_segment);
 }
 
 TEST_F(mapped_log_test, a_new_group_starts_where_it_is_told) {
@@ -911,6 +944,71 @@ TEST_F(mapped_log_test, a_read_only_directory_is_permission_denied) {
         return false;
     });
     EXPECT_EQ(code, 0);
+    fs::remove_all(root);
+}
+
+// om::permissions = 0660 shares a log with the group whatever the umask:
+// the directory becomes 0770, every file 0660, and segments that a handle
+// opened without the option creates (or another user creates) get the
+// log's mode too. Two users of the log's group append and read.
+TEST_F(mapped_log_test, permissions_0660_share_the_log_with_the_group) {
+    if (::geteuid() != 0)
+        GTEST_SKIP() << "needs root to act as two users of one group";
+    const fs::path root = ::testing::TempDir() + "omstream-group-" + std::to_string(::getpid());
+    fs::create_directories(root);
+    ::chmod(root.c_str(), 0755);
+    const mode_t old_mask = ::umask(022);
+    const std::uint64_t per_segment = ahead_segment / 32;
+    {
+        auto s = u64_stream::open("shared", om::root = root.string(), om::permissions = 0660u,
+                                  om::segment_size = ahead_segment, om::keep = true);
+        s.append(0u);
+    }
+    ::umask(old_mask);
+    auto mode_of = [](const fs::path& p) {
+        struct stat st {};
+        ::stat(p.c_str(), &st);
+        return st.st_mode & 07777;
+    };
+    EXPECT_EQ(mode_of(root / "shared"), 0770u);
+    EXPECT_EQ(mode_of(root / "shared" / "header"), 0660u);
+    EXPECT_EQ(mode_of(root / "shared" / om::detail::segment_file_name(0)), 0660u);
+    // Another user of group 0 (root's) appends through a segment roll,
+    // with the default umask and no permissions option.
+    const int wrote = in_child([&] {
+        if (::setresgid(0, 0, 0) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+            return false;
+        ::umask(022);
+        try {
+            auto s = u64_stream::open("shared", om::root = root.string());
+            for (std::uint64_t i = 1; i < 2 * per_segment; ++i)
+                s.append(i);
+        } catch (const om::error&) {
+            return false;
+        }
+        return true;
+    });
+    ASSERT_EQ(wrote, 0) << "a member of the log's group could not append";
+    EXPECT_EQ(mode_of(root / "shared" / om::detail::segment_file_name(1)), 0660u);
+    // A third user of the group reads what both wrote.
+    const int read = in_child([&] {
+        if (::setresgid(0, 0, 0) != 0 || ::setresuid(65533, 65533, 65533) != 0)
+            return false;
+        try {
+            auto s = u64_stream::open("shared", om::root = root.string(), om::size = 4096);
+            std::uint64_t next = 0;
+            bool in_order = true;
+            while (s.poll([&](const om::window<std::uint64_t>& w) {
+                for (auto v : w)
+                    in_order = in_order && v == next++;
+            })) {
+            }
+            return in_order && next == 2 * per_segment;
+        } catch (const om::error&) {
+            return false;
+        }
+    });
+    EXPECT_EQ(read, 0) << "a member of the log's group could not read it all";
     fs::remove_all(root);
 }
 

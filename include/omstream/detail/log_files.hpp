@@ -82,6 +82,27 @@ inline file_descriptor open_file(const std::filesystem::path& path, int flags, u
     return file_descriptor(fd);
 }
 
+// A log's files get exactly the mode it was created with (the umask would
+// take the group's bits of 0660 away). Only on what this process created:
+// another user's file keeps its mode.
+inline void give_mode(int fd, unsigned mode) noexcept {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && (st.st_mode & 07777) != mode && st.st_uid == ::geteuid())
+        (void)::fchmod(fd, mode);
+}
+
+// The mode of a log's directory for its files' mode: whoever may read or
+// write the files must be able to list and enter the directory and create
+// segments in it (0600 gives 0700, 0660 gives 0770).
+constexpr unsigned directory_mode(unsigned file_mode) noexcept {
+    unsigned mode = 0700;
+    if (file_mode & 0060)
+        mode |= 0070;
+    if (file_mode & 0006)
+        mode |= 0007;
+    return mode;
+}
+
 // Held while a log is opened (flock: the kernel drops it when the holder
 // dies, so a crash never leaves it held). Only open() and recovery take it;
 // appends and reads never do.

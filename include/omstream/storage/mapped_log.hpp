@@ -37,6 +37,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -207,7 +208,7 @@ class mapped_log {
         auto m = std::make_shared<detail::log_mapping>();
         m->name = std::string(name);
         m->dir = root / std::string(name);
-        m->mode = options.template get<permissions_option>(0600);
+        m->mode = (options.template get<permissions_option>(0600) & 0666) | 0600;
         m->durability = options.template get<durability_option>(sync_never);
         m->start = options.template get<start_option>(from_oldest);
         open_log(*m, root, data, fixed ? codec<T>::fixed_size : payload,
@@ -321,6 +322,11 @@ class mapped_log {
                 return {};  // too many windows out: wait for commits
             }
             bool changed = false;
+            // Segments past max_age go before a group behind reads them (it
+            // would otherwise get them, and lose the newer ones that expire
+            // after its first window instead).
+            if (m_->header->max_age_ns > 0 && behind_the_tail_segment())
+                retire(now());
             // Records that retention deleted before this group got them.
             const std::uint64_t oldest = oldest_seq();
             if (b.next < oldest) {
@@ -376,7 +382,7 @@ class mapped_log {
             m_->header->space.wake_ordered();  // after a locked raise: no fence needed
         if (local_->pend_pos / m_->data_size >
             m_->header->oldest_segment.load(std::memory_order_relaxed)) {
-            retire();
+            retire(no_age_check);
             prune_segments();
         }
     }
@@ -516,13 +522,16 @@ class mapped_log {
         const std::string what = "mapped_log '" + m.name + "' in " + root.string();
         std::error_code ec;
         std::filesystem::create_directories(root, ec);
-        if (::mkdir(m.dir.c_str(), (m.mode & 0777) | 0700) != 0 && errno != EEXIST)
+        const bool made_dir = ::mkdir(m.dir.c_str(), detail::directory_mode(m.mode)) == 0;
+        if (!made_dir && errno != EEXIST)
             detail::throw_errno(errno, "creating " + what);
         m.dir_fd = detail::open_file(m.dir, O_RDONLY | O_DIRECTORY, 0, "opening " + what);
+        if (made_dir)
+            detail::give_mode(m.dir_fd.get(), detail::directory_mode(m.mode));
         // Opening is serialised per log (never appends or reads).
         detail::flock_guard opening(m.dir_fd.get(), LOCK_EX);
         m.header_fd =
-            detail::open_file(m.dir / "header", O_RDWR | O_CREAT, m.mode & 0666, "opening " + what);
+            detail::open_file(m.dir / "header", O_RDWR | O_CREAT, m.mode, "opening " + what);
         struct stat st {};
         if (::fstat(m.header_fd.get(), &st) != 0)
             detail::throw_errno(errno, "opening " + what);
@@ -536,8 +545,10 @@ class mapped_log {
                             "): truncated or not an omstream log; remove the log with "
                             "mapped_log<T>::remove(\"" +
                             m.name + "\")");
-        if (fresh)
+        if (fresh) {
+            detail::give_mode(m.header_fd.get(), m.mode);
             detail::preallocate(m.header_fd.get(), detail::log_header_bytes, "creating " + what);
+        }
         m.header_file = detail::map_whole_file(m.dir / "header", "mapping " + what);
         m.header = reinterpret_cast<detail::log_header*>(m.header_file->base);
         auto& h = *m.header;
@@ -555,6 +566,7 @@ class mapped_log {
             initialise(h, data, payload, capacity, settings, m.mode);
         }
         validate(m);
+        m.mode = (h.file_mode & 0666) | 0600;  // segments get the log's, whoever makes them
         m.data_size = detail::segment_bytes(h.segment_data);
         m.file_size = detail::segment_header_bytes + m.data_size;
         if (alone && !fresh)
@@ -733,8 +745,11 @@ class mapped_log {
         std::size_t file_size, unsigned mode, bool create, bool fault_in = true) {
         const std::string what =
             "segment " + std::to_string(k) + " of mapped_log '" + log_name + "'";
-        const int fd =
-            ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), mode & 0666);
+        int fd = create ? ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, mode) : -1;
+        if (fd >= 0)
+            detail::give_mode(fd, mode);
+        else if (!create || errno == EEXIST)
+            fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
         if (fd < 0) {
             if (errno == ENOENT && !create)
                 return nullptr;
@@ -932,6 +947,14 @@ class mapped_log {
         const std::byte* data = segment_data(k);
         return data != nullptr &&
                is_frame(detail::check_frame(data, D, e.pos % D, seq, rules(false)));
+    }
+
+    // Whether this handle's reader is (or starts) before the segment that
+    // producers append to.
+    bool behind_the_tail_segment() const {
+        const auto D = m_->data_size;
+        const std::uint64_t tail_k = detail::load_position(m_->header->tail).pos / D;
+        return !local_->have_pending || local_->pend_pos / D < tail_k;
     }
 
     // Sequence number of the oldest record retained.
@@ -1489,10 +1512,11 @@ class mapped_log {
         me.confirmed.store(t.pos + 1, std::memory_order_release);
         if (at != t.pos)
             pad_segment_end(t);
-        write(records, t.seq, at, stamp());
+        const std::int64_t created_ns = stamp();
+        write(records, t.seq, at, created_ns);
         me.pos_from.store(next.pos, std::memory_order_release);  // published: nothing to watch
         detail::host_wait_word(h.consumers).wake();
-        after_write(t, next, n);
+        after_write(t, next, n, created_ns);
         return true;
     }
 
@@ -1576,7 +1600,7 @@ class mapped_log {
 
     // Durability and retention after an append.
     void after_write(const detail::log_position& from, const detail::log_position& to,
-                     std::size_t n) {
+                     std::size_t n, std::int64_t now_ns) {
         const auto D = m_->data_size;
         const sync_policy& policy = m_->durability;
         if (policy.always) {
@@ -1592,7 +1616,7 @@ class mapped_log {
             }
         }
         if (from.pos / D != to.pos / D || to.pos % D == 0) {
-            retire();  // a new segment: maybe an old one can go
+            retire(now_ns);  // a new segment: maybe an old one can go
             prune_segments();
         }
         map_ahead(from.pos, to.pos, true);
@@ -1644,11 +1668,14 @@ class mapped_log {
     }
 
     // Deletes the oldest segments that every group has processed (unless
-    // keep), or that are past max_age or over max_bytes.
-    void retire() {
+    // keep), or that are past max_age or over max_bytes. Ages are measured
+    // at `now_ns` on the clock that stamps the records (the emitter's: a
+    // producer passes its latest stamp, a consumer the time it claims at);
+    // no_age_check where neither is at hand.
+    static constexpr std::int64_t no_age_check = std::numeric_limits<std::int64_t>::min();
+    void retire(std::int64_t now_ns) {
         auto& h = *m_->header;
         const auto D = m_->data_size;
-        const auto now = detail::to_ns<std::chrono::system_clock>(std::chrono::system_clock::now());
         for (;;) {
             std::uint64_t k = h.oldest_segment.load(std::memory_order_acquire);
             const std::uint64_t newest = detail::load_position(h.tail).pos / D;
@@ -1664,8 +1691,9 @@ class mapped_log {
                     any_group || g.status.load(std::memory_order_acquire) != detail::group_free;
             const bool processed =
                 !settings_keep() && any_group && detail::lowest_committed(h.groups) >= *next_first;
-            const bool aged = h.max_age_ns > 0 && next_header->entries[0].seq_plus_one != 0 &&
-                              next_header->entries[0].created < now - h.max_age_ns;
+            const bool aged = h.max_age_ns > 0 && now_ns != no_age_check &&
+                              next_header->entries[0].seq_plus_one != 0 &&
+                              next_header->entries[0].created < now_ns - h.max_age_ns;
             const bool over = h.max_bytes > 0 && (newest - k + 1) * m_->file_size > h.max_bytes;
             if (!processed && !aged && !over)
                 return;
