@@ -1,7 +1,8 @@
 # Package consumer test, run by ctest:
 #   cmake -DMODE=find|subdir -DOMSTREAM_SOURCE_DIR=... -DCONSUMER_DIR=... -DWORK_DIR=...
 #         [-DGENERATOR=...] [-DCXX_COMPILER=...] -P run_package_test.cmake
-# find:   build + install omstream into WORK_DIR/prefix, then find_package it.
+# find:   build + install omstream into WORK_DIR/prefix, check its layout and that it
+#         refuses find_package(omstream 0.2) and (omstream 0.0), then find_package it.
 # subdir: the consumer add_subdirectory()s the omstream source tree.
 cmake_minimum_required(VERSION 3.21)
 
@@ -41,9 +42,28 @@ if(MODE STREQUAL "find")
         -DOMSTREAM_INSTALL=ON)
     run("build omstream" "${CMAKE_COMMAND}" --build "${omstream_build}")
     run("install omstream" "${CMAKE_COMMAND}" --install "${omstream_build}" --prefix "${prefix}")
-    if(NOT EXISTS "${prefix}/include/omstream/stream.hpp")
-        message(FATAL_ERROR "install did not put omstream/stream.hpp under ${prefix}/include")
+    # Default GNUInstallDirs layout; the package files are arch-independent (share/).
+    foreach(file include/omstream/stream.hpp include/omstream/detail/config.hpp
+                 share/cmake/omstream/omstream-config.cmake
+                 share/cmake/omstream/omstream-config-version.cmake
+                 share/cmake/omstream/omstream-targets.cmake
+                 share/doc/omstream/README.md)
+        if(NOT EXISTS "${prefix}/${file}")
+            message(FATAL_ERROR "install did not create ${prefix}/${file}")
+        endif()
+    endforeach()
+    file(READ "${prefix}/share/cmake/omstream/omstream-targets.cmake" targets)
+    if(NOT targets MATCHES "PLATFORM_ID:Linux>:rt>")
+        message(FATAL_ERROR "the exported omstream::omstream does not link rt on Linux")
     endif()
+    # 0.x: find_package(omstream 0.1) is the consumer's; 0.2 and 0.0 must be refused.
+    foreach(request 0.2 0.0)
+        run("refuse ${request}" "${CMAKE_COMMAND}"
+            -S "${CMAKE_CURRENT_LIST_DIR}/version_request" -B "${WORK_DIR}/version-${request}"
+            "-DOMSTREAM_REQUEST=${request}"
+            "-DCMAKE_PREFIX_PATH=${prefix}"
+            -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+    endforeach()
     # Only the installed copy may satisfy find_package: no package registry.
     run("configure consumer" "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${consumer_build}"
         ${common_args}
@@ -51,9 +71,10 @@ if(MODE STREQUAL "find")
         "-DCMAKE_PREFIX_PATH=${prefix}"
         -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
     file(STRINGS "${consumer_build}/CMakeCache.txt" found_dir REGEX "^omstream_DIR:")
-    string(FIND "${found_dir}" "${prefix}/" at)
+    string(FIND "${found_dir}" "${prefix}/share/cmake/omstream" at)
     if(at EQUAL -1)
-        message(FATAL_ERROR "consumer found omstream outside the install prefix: ${found_dir}")
+        message(FATAL_ERROR "consumer did not find omstream in ${prefix}/share/cmake/omstream: "
+                            "${found_dir}")
     endif()
 elseif(MODE STREQUAL "subdir")
     run("configure consumer" "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${consumer_build}"
