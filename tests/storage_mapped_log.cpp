@@ -614,6 +614,46 @@ TEST_F(mapped_log_test,
     killed_between_claim_and_commit(fresh("stall-inherited"), true);
 }
 
+// A producer killed after its claim skipped the rest of a segment (its
+// padding published) but before its records in the next one: readers wait
+// at the next segment's start, for a claim whose intent names where it
+// began; they must recognise it and skip it all the same.
+TEST_F(mapped_log_test, a_producer_killed_in_a_claim_that_crosses_a_segment_stalls_nobody) {
+    using stall_log = om::mapped_log<stalling>;
+    const auto name = fresh("stall-roll");
+    constexpr std::size_t segment = 65536, per_segment = segment / 32;
+    auto consumer = om::stream<stall_log>::open(name, om::segment_size = segment, om::size = 1);
+    (void)consumer.poll([](const auto&) {});
+    auto producer = om::stream<stall_log>::open(name, om::segment_size = segment);
+    for (std::uint64_t i = 0; i < per_segment - 2; ++i)
+        producer.append(stalling{i});  // two frames (64 bytes) left in segment 0
+    const pid_t child = spawn([&] {
+        stalling::stall = true;
+        auto p = om::stream<stall_log>::open(name);
+        const std::vector<stalling> batch(4, stalling{666});
+        p.append(batch);  // pads segment 0, claims at the start of segment 1, never commits
+        return true;
+    });
+    while (consumer.metadata().appended < per_segment + 2)
+        std::this_thread::yield();
+    kill_and_reap(child);
+    const auto killed_at = std::chrono::steady_clock::now();
+    producer.append(stalling{per_segment - 2});
+    std::vector<std::uint64_t> got;
+    while (got.size() < per_segment - 1 && std::chrono::steady_clock::now() - killed_at < 5s)
+        (void)consumer.poll([&](const om::window<stalling>& w) {
+            for (const auto& s : w)
+                got.push_back(s.value);
+        });
+    const auto stall = std::chrono::steady_clock::now() - killed_at;
+    ASSERT_EQ(got.size(), per_segment - 1) << "readers stalled at the dead claim";
+    for (std::uint64_t i = 0; i < got.size(); ++i)
+        ASSERT_EQ(got[i], i);  // never the torn 666
+    EXPECT_LT(stall, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(stall).count()
+                         << " ms";
+    EXPECT_EQ(consumer.metadata().dropped, 4u);
+}
+
 TEST_F(mapped_log_test, kill_loop_producers_leave_exactly_a_prefix_with_every_acknowledged_record) {
     const auto name = fresh("pkill");
     const int rounds = kill_rounds();

@@ -287,8 +287,8 @@ class mapped_log {
     group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
         detail::own_for_consuming(*local_, "mapped_log", m_->name);
         auto& h = *m_->header;
-        local_->member = detail::join_group(h.groups, group, initial_state,
-                                            [&] { return start_seq(m_->start); });
+        local_->member = detail::join_group(
+            h.groups, group, initial_state, [&] { return start_seq(m_->start); }, m_->name);
         return local_->member;
     }
 
@@ -1302,7 +1302,7 @@ class mapped_log {
         }
         for (auto& p : m_->header->producers) {
             const std::uint64_t token = p.token.load(std::memory_order_acquire);
-            if (token == 0 || p.pos_from.load(std::memory_order_acquire) != pos)
+            if (token == 0 || !covers(p, pos))
                 continue;
             if (detail::process_alive(static_cast<std::uint32_t>(token),
                                       p.start_time.load(std::memory_order_relaxed)))
@@ -1317,11 +1317,10 @@ class mapped_log {
         const detail::log_intent* found = nullptr;
         int candidates = 0;
         for (auto& p : m_->header->producers) {
-            if (p.pos_from.load(std::memory_order_acquire) != pos ||
-                p.seq_from.load(std::memory_order_acquire) != seq ||
-                p.pos_to.load(std::memory_order_acquire) <= pos)
+            if (p.seq_from.load(std::memory_order_acquire) != seq || !covers(p, pos))
                 continue;
-            if (p.confirmed.load(std::memory_order_acquire) == pos + 1) {
+            if (p.confirmed.load(std::memory_order_acquire) ==
+                p.pos_from.load(std::memory_order_acquire) + 1) {
                 found = &p;
                 candidates = 1;
                 break;
@@ -1424,15 +1423,37 @@ class mapped_log {
                                     "process");
     }
 
-    // Whether the intent names a claim whose first frame is still unpublished.
+    // Whether the intent names a claim with its padding or its first record
+    // still unpublished.
     bool claim_open(const detail::log_intent& p) {
         const std::uint64_t from = p.pos_from.load(std::memory_order_acquire);
-        if (from >= p.pos_to.load(std::memory_order_acquire))
+        const std::uint64_t to = p.pos_to.load(std::memory_order_acquire);
+        if (from >= to)
             return false;
         if (from >= detail::load_position(m_->header->tail).pos)
             return false;  // never claimed
-        const std::byte* data = segment_data(from / m_->data_size);
-        return data != nullptr && detail::load_length(data + from % m_->data_size) == 0;
+        auto unpublished = [&](std::uint64_t pos) {
+            const std::byte* data = segment_data(pos / m_->data_size);
+            return data != nullptr && detail::load_length(data + pos % m_->data_size) == 0;
+        };
+        const std::uint64_t first = first_record_of_claim(from, to);
+        return unpublished(from) || (first != from && unpublished(first));
+    }
+
+    // Where the records of a claim of [from, to) start: at `from`, or, when
+    // they did not fit the rest of that segment, at the next one (the rest
+    // is padding, published first).
+    std::uint64_t first_record_of_claim(std::uint64_t from, std::uint64_t to) const noexcept {
+        const std::uint64_t next_segment = (from / m_->data_size + 1) * m_->data_size;
+        return to > next_segment ? next_segment : from;
+    }
+
+    // Whether a reader waiting at `pos` waits for the claim the intent names:
+    // at its start, or, past the padding it published, at its first record.
+    bool covers(const detail::log_intent& p, std::uint64_t pos) const noexcept {
+        const std::uint64_t from = p.pos_from.load(std::memory_order_acquire);
+        const std::uint64_t to = p.pos_to.load(std::memory_order_acquire);
+        return from < to && (pos == from || pos == first_record_of_claim(from, to));
     }
 
     std::byte* producer_segment(std::uint64_t k, std::size_t from = 0) {
