@@ -7,10 +7,17 @@
 
 #include <gtest/gtest.h>
 
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/transform.hpp>
+
 #include <array>
 #include <cstring>
+#include <ranges>
+#include <stop_token>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 namespace om = omstream;
 
@@ -121,6 +128,69 @@ TEST(record, json_records_round_trip_and_print_as_json) {
     om::print_record(printed, record);
     EXPECT_EQ(printed.str(), R"({"foo":"bar","n":3})");
 }
+
+// Windows of json records are views like any other (S12). This once failed to
+// compile: ADL on window_iterator<json> found json's friend swap, whose
+// converting constructor asked again whether the iterator was swappable.
+using json_window = om::window<nlohmann::json>;
+static_assert(std::ranges::view<json_window> && ranges::view_<json_window>);
+static_assert(std::ranges::forward_range<json_window> && ranges::forward_range<json_window>);
+static_assert(!std::ranges::random_access_range<json_window>);  // records vary in size
+static_assert(std::ranges::sized_range<json_window> && std::ranges::common_range<json_window>);
+static_assert(std::ranges::view<om::entries_view<nlohmann::json>> &&
+              ranges::view_<om::entries_view<nlohmann::json>>);
+
+std::vector<nlohmann::json> numbered(int n) {
+    std::vector<nlohmann::json> records;
+    for (int i = 1; i <= n; ++i)
+        records.push_back(nlohmann::json{{"n", i}});
+    return records;
+}
+
+int field_n(const nlohmann::json& j) {
+    return j.at("n").get<int>();
+}
+
+TEST(record, json_windows_take_std_views_range_v3_and_apply) {
+    using store = om::memory<nlohmann::json>;
+    store::remove("rec-json-apply");
+    auto s = om::stream<store>::open("rec-json-apply", om::size = 3);
+    s.append(numbered(3));
+    std::stop_source stop;
+    std::vector<int> taken, all;
+    std::vector<std::uint64_t> seqs;
+    s.apply(
+        [&](const json_window& w) {
+            for (int n : w | std::views::transform(field_n) | std::views::take(2))
+                taken.push_back(n);
+            all = w | ranges::views::transform(field_n) | ranges::to<std::vector>();
+            for (const auto& e : w.entries())
+                seqs.push_back(e.seq());
+            stop.request_stop();
+        },
+        stop.get_token());
+    EXPECT_EQ(taken, (std::vector<int>{1, 2}));
+    EXPECT_EQ(all, (std::vector<int>{1, 2, 3}));
+    EXPECT_EQ(seqs, (std::vector<std::uint64_t>{0, 1, 2}));
+    store::remove("rec-json-apply");
+}
+
+TEST(record, json_records_poll_from_a_shm_ring) {
+    using ring = om::shm_ring<nlohmann::json>;
+    const std::string name = "rec-json-shm-" + std::to_string(::getpid());
+    ring::remove(name);
+    {
+        auto s = om::stream<ring>::open(name, om::size = 2);
+        s.append(numbered(2));
+        std::vector<int> got;
+        EXPECT_TRUE(s.poll([&](const json_window& w) {
+            for (const nlohmann::json& j : w)
+                got.push_back(field_n(j));
+        }));
+        EXPECT_EQ(got, (std::vector<int>{1, 2}));
+    }
+    ring::remove(name);
+}
 #endif
 
 TEST(record, fingerprints_tell_layouts_apart) {
@@ -138,7 +208,20 @@ TEST(record, fingerprints_tell_layouts_apart) {
 TEST(record, reflected_structs_print_field_by_field) {
     std::ostringstream out;
     om::print_record(out, order{"ACME", {1.5, 2}, {}});
-    EXPECT_EQ(out.str(), "{symbol: ACME, at: {price: 1.5, qty: 2}, note: <24 bytes>}");
+    EXPECT_EQ(out.str(), "{symbol: ACME, at: {price: 1.5, qty: 2}, note: <0 bytes>}");
+}
+
+// A byte buffer prints as the number of bytes it holds, not sizeof(vector).
+TEST(record, byte_buffers_print_their_length) {
+    const std::vector<std::byte> two{std::byte{1}, std::byte{2}};
+    std::ostringstream out;
+    om::print_record(out, two);
+    out << ' ';
+    om::print_record(out, std::vector<std::byte>{});
+    out << ' ';
+    om::print_record(out, order{"X", {0, 0}, two});
+    EXPECT_EQ(out.str(),
+              "<2 bytes> <0 bytes> {symbol: X, at: {price: 0, qty: 0}, note: <2 bytes>}");
 }
 
 }  // namespace

@@ -112,6 +112,8 @@ TEST(storage_memory, invalid_option_values_are_refused) {
         FAIL();
     } catch (const om::error& e) {
         EXPECT_EQ(e.code(), om::errc::invalid_name);
+        // It is the group's name that is wrong, not the stream's.
+        EXPECT_EQ(std::string(e.what()).rfind("group name 'no/slash' contains", 0), 0u) << e.what();
     }
 }
 

@@ -947,4 +947,20 @@ TEST_F(shm_ring_test, a_lossy_ring_is_not_held_up_by_a_consumer_killed_in_its_ca
     EXPECT_EQ(md.groups.at(0).committed, appended + 8);
 }
 
+TEST_F(shm_ring_test, a_group_beyond_the_64th_is_refused_naming_the_stream) {
+    const auto name = fresh("many-groups");
+    for (int i = 0; i < 64; ++i)
+        (void)om::stream<ring>::open(name, om::group = "g" + std::to_string(i))
+            .poll([](const auto&) {});
+    try {
+        (void)om::stream<ring>::open(name, om::group = "one-too-many").poll([](const auto&) {});
+        FAIL() << "a 65th group was accepted";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code_value(), om::errc::full);
+        EXPECT_NE(std::string(e.what()).find("stream '" + name + "' has 64 consumer groups"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
 }  // namespace

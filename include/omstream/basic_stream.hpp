@@ -211,7 +211,7 @@ class stream {
           emitter_(std::move(emitter)),
           group_name_(std::move(group)),
           timeout_(timeout) {
-        detail::check_stream_name(group_name_);  // group names follow the stream name rules
+        detail::check_stream_name(group_name_, "group");  // group names follow the same rules
     }
 
     template <class Options>

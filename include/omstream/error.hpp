@@ -10,7 +10,7 @@
 namespace omstream {
 
 enum class errc {
-    invalid_name = 1,   // S1: the stream name breaks the naming rules
+    invalid_name = 1,   // S1: a stream or group name breaks the naming rules
     type_mismatch,      // S3: opened with another record type
     version_mismatch,   // S3: stored by another format version
     record_too_large,   // a record exceeds the configured maximum size
@@ -31,7 +31,7 @@ class error_category_impl final : public std::error_category {
     std::string message(int code) const override {
         switch (static_cast<errc>(code)) {
             case errc::invalid_name:
-                return "invalid stream name";
+                return "invalid name";  // of a stream or of a group: what() says which
             case errc::type_mismatch:
                 return "record type mismatch";
             case errc::version_mismatch:

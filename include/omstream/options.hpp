@@ -61,18 +61,48 @@ struct option_value {
     typename Option::value_type value;
 };
 
+namespace detail {
+template <class T>
+inline constexpr bool is_duration = false;
+template <class Rep, class Period>
+inline constexpr bool is_duration<std::chrono::duration<Rep, Period>> = true;
+
+// What `option = value` takes: whatever the option's type is constructible
+// from, and for a duration option any duration (operator= converts it).
+template <class V, class T>
+concept duration_to_duration = is_duration<T> && is_duration<std::remove_cvref_t<V>>;
+template <class V, class T>
+concept option_argument = std::constructible_from<T, V> || duration_to_duration<V, T>;
+}  // namespace detail
+
 // The object users write on the left of `=`.
 template <class Option>
 struct option_key {
-    template <class V>
-    requires std::constructible_from<typename Option::value_type, V>
+    using value_type = typename Option::value_type;
+
+    template <detail::option_argument<value_type> V>
     constexpr option_value<Option> operator=(V&& v) const {
-        return {typename Option::value_type(std::forward<V>(v))};
+        if constexpr (detail::is_duration<value_type> &&
+                      !detail::is_duration<std::remove_cvref_t<V>>) {
+            // A duration is explicitly constructible from a bare number, which
+            // would silently mean its ticks (nanoseconds): `max_wait = 50` is
+            // refused with a message that names the option instead.
+            Option::template check_duration<false>();
+            return {};
+        } else if constexpr (detail::is_duration<value_type> &&
+                             !std::is_convertible_v<V, value_type>) {
+            // Any period: a finer or floating one rounds up, so that a
+            // non-zero duration never becomes zero.
+            return {std::chrono::ceil<value_type>(v)};
+        } else {
+            return {value_type(std::forward<V>(v))};
+        }
     }
 };
 
-// Declares the option type NAME##_option, with a static_assert message that
-// names the option, and the key object NAME.
+// Declares the option type NAME##_option, with static_assert messages that
+// name the option, and the key object NAME. Names are fully qualified so that
+// users can define options in their own namespaces (docs/emitters.md).
 #define OMSTREAM_DEFINE_OPTION(NAME, TYPE)                                                 \
     struct NAME##_option {                                                                 \
         using value_type = TYPE;                                                           \
@@ -82,8 +112,14 @@ struct option_key {
             static_assert(Accepted, "omstream: option '" #NAME                             \
                                     "' is not taken by this stream's storage or emitter"); \
         }                                                                                  \
+        template <bool IsDuration>                                                         \
+        static constexpr void check_duration() {                                           \
+            static_assert(IsDuration, "omstream: option '" #NAME                           \
+                                      "' takes a std::chrono duration, e.g. 50ms; a bare " \
+                                      "number would silently mean nanoseconds");           \
+        }                                                                                  \
     };                                                                                     \
-    inline constexpr option_key<NAME##_option> NAME {}
+    inline constexpr ::omstream::option_key<NAME##_option> NAME {}
 
 // Taken by every stream.
 OMSTREAM_DEFINE_OPTION(group, std::string);                 // S10 consumer group, default "default"

@@ -1,8 +1,9 @@
 // Printing records and windows the way omega|ml's streams show them:
 //   Window [2026-11-23 16:15:37.687509] [{foo: bar}, {foo: baz}]
 // The time is the window's creation time in local wall-clock time with
-// microseconds; Hana-reflected structs print field by field, other records
-// through their operator<<, or as their size when they have none.
+// microseconds; Hana-reflected structs print field by field, byte buffers as
+// their length, other records through their operator<<, or as their size when
+// they have none.
 #pragma once
 
 #include <omstream/record.hpp>
@@ -19,6 +20,7 @@
 #include <sstream>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace omstream {
 
@@ -33,6 +35,8 @@ template <class T>
 void print_record(std::ostream& os, const T& value) {
     if constexpr (std::is_same_v<T, std::string>) {
         os << value;
+    } else if constexpr (std::is_same_v<T, std::vector<std::byte>>) {
+        os << '<' << value.size() << " bytes>";  // its contents, not the vector object
     } else if constexpr (detail::reflected<T>) {
         os << '{';
         bool first = true;

@@ -45,8 +45,25 @@ enum class window_projection { records, entries };
 
 // Walks the frames of a list of spans. Random access when every frame has
 // the same size, which holds for fixed-size records.
+//
+// The iterator is a member class (ADL barrier): were it a specialization
+// window_iterator<T, P>, T's namespace and hidden friends would take part in
+// argument-dependent lookup on it. With T = nlohmann::json that finds json's
+// friend swap(json&, json&), whose viability check instantiates json's
+// converting constructor from the iterator, which asks (via to_json for
+// std::filesystem::path) iterator_traits of the iterator, which asks whether
+// it is swappable: the swappable<iterator> check then depends on itself and
+// GCC rejects every use of the window as a range.
 template <class T, window_projection P>
-class window_iterator {
+struct window_iterator_barrier {
+    class type;
+};
+
+template <class T, window_projection P>
+using window_iterator = typename window_iterator_barrier<T, P>::type;
+
+template <class T, window_projection P>
+class window_iterator_barrier<T, P>::type {
     static constexpr bool fixed = record_traits<T>::fixed_size;
     static constexpr std::size_t stride = fixed ? frame_size(codec<T>::fixed_size) : 0;
 
@@ -57,9 +74,9 @@ class window_iterator {
         std::conditional_t<fixed, std::random_access_iterator_tag, std::forward_iterator_tag>;
     using iterator_category = std::input_iterator_tag;  // references may be prvalues
 
-    window_iterator() = default;
-    window_iterator(const frame_span* spans, const frame_span* spans_end, const frame_span* span,
-                    std::size_t index) noexcept
+    type() = default;
+    type(const frame_span* spans, const frame_span* spans_end, const frame_span* span,
+         std::size_t index) noexcept
         : spans_(spans), span_(span), spans_end_(spans_end), index_(index) {
         settle();
     }
@@ -77,7 +94,7 @@ class window_iterator {
         return &codec<T>::decode(payload_of(pos_));
     }
 
-    window_iterator& operator++() noexcept {
+    type& operator++() noexcept {
         ++index_;
         pos_ += fixed ? stride : next_offset();
         if (pos_ == span_->last) {
@@ -86,24 +103,22 @@ class window_iterator {
         }
         return *this;
     }
-    window_iterator operator++(int) noexcept {
+    type operator++(int) noexcept {
         auto old = *this;
         ++*this;
         return old;
     }
 
-    friend bool operator==(const window_iterator& a, const window_iterator& b) noexcept {
-        return a.index_ == b.index_;
-    }
+    friend bool operator==(const type& a, const type& b) noexcept { return a.index_ == b.index_; }
 
     // --- random access, fixed-size records only ---
-    window_iterator& operator--() noexcept requires fixed { return *this -= 1; }
-    window_iterator operator--(int) noexcept requires fixed {
+    type& operator--() noexcept requires fixed { return *this -= 1; }
+    type operator--(int) noexcept requires fixed {
         auto old = *this;
         *this -= 1;
         return old;
     }
-    window_iterator& operator+=(difference_type n) noexcept requires fixed {
+    type& operator+=(difference_type n) noexcept requires fixed {
         index_ = static_cast<std::size_t>(static_cast<difference_type>(index_) + n);
         while (span_ != spans_end_ && index_ >= span_->first_index + span_->count)
             ++span_;
@@ -114,26 +129,15 @@ class window_iterator {
         settle();
         return *this;
     }
-    window_iterator& operator-=(difference_type n) noexcept requires fixed { return *this += -n; }
-    friend window_iterator operator+(window_iterator it,
-                                     difference_type n) noexcept requires fixed {
-        return it += n;
-    }
-    friend window_iterator operator+(difference_type n,
-                                     window_iterator it) noexcept requires fixed {
-        return it += n;
-    }
-    friend window_iterator operator-(window_iterator it,
-                                     difference_type n) noexcept requires fixed {
-        return it -= n;
-    }
-    friend difference_type operator-(const window_iterator& a,
-                                     const window_iterator& b) noexcept requires fixed {
+    type& operator-=(difference_type n) noexcept requires fixed { return *this += -n; }
+    friend type operator+(type it, difference_type n) noexcept requires fixed { return it += n; }
+    friend type operator+(difference_type n, type it) noexcept requires fixed { return it += n; }
+    friend type operator-(type it, difference_type n) noexcept requires fixed { return it -= n; }
+    friend difference_type operator-(const type& a, const type& b) noexcept requires fixed {
         return static_cast<difference_type>(a.index_) - static_cast<difference_type>(b.index_);
     }
     decltype(auto) operator[](difference_type n) const requires fixed { return *(*this + n); }
-    friend auto operator<=>(const window_iterator& a,
-                            const window_iterator& b) noexcept requires fixed {
+    friend auto operator<=>(const type& a, const type& b) noexcept requires fixed {
         return a.index_ <=> b.index_;
     }
 

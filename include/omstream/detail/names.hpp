@@ -1,6 +1,7 @@
 // S1: stream names are 1-200 characters of [A-Za-z0-9._-], not starting with
 // '.', checked before any file or segment is touched, so a name can never
-// escape its directory or collide with hidden files.
+// escape its directory or collide with hidden files. Group names follow the
+// same rules.
 #pragma once
 
 #include <omstream/error.hpp>
@@ -12,10 +13,11 @@ namespace omstream::detail {
 
 inline constexpr std::size_t max_name_length = 200;
 
-inline void check_stream_name(std::string_view name) {
+// `kind` says whose name it is ("stream", "group") in the message.
+inline void check_stream_name(std::string_view name, std::string_view kind = "stream") {
     auto refuse = [&](const std::string& why) {
         throw error(errc::invalid_name,
-                    "stream name '" + std::string(name.substr(0, 240)) + "' " + why +
+                    std::string(kind) + " name '" + std::string(name.substr(0, 240)) + "' " + why +
                         "; use 1-200 characters of A-Z a-z 0-9 . _ - not starting "
                         "with '.'");
     };

@@ -249,10 +249,15 @@ inline void check_group_name(std::string_view name) {
 
 // Finds or creates the group `name` (probing from its hash, so that two
 // processes creating it at once meet in the same slot) and takes a member
-// slot in it. `start` gives the first record of a new group.
+// slot in it. `start` gives the first record of a new group; `stream`, the
+// stream's name for messages.
 template <class Start>
 group_member join_group(group_table& table, std::string_view name,
-                        std::span<const std::byte> initial_state, Start&& start) {
+                        std::span<const std::byte> initial_state, Start&& start,
+                        std::string_view stream = {}) {
+    auto which = [&] {
+        return stream.empty() ? std::string("stream") : "stream '" + std::string(stream) + "'";
+    };
     check_group_name(name);
     const process_id me = process_id::self();
     const std::size_t home = fnv1a(name) % shared_max_groups;
@@ -291,7 +296,7 @@ group_member join_group(group_table& table, std::string_view name,
         found = &g;
     }
     if (found == nullptr)
-        throw error(errc::full, "stream has " + std::to_string(shared_max_groups) +
+        throw error(errc::full, which() + " has " + std::to_string(shared_max_groups) +
                                     " consumer groups already; reuse a group name");
 
     const std::uint64_t slot_token_base = std::uint64_t{me.pid};
@@ -309,7 +314,7 @@ group_member join_group(group_table& table, std::string_view name,
         m.start_time.store(me.start_time, std::memory_order_relaxed);
         return {found, i, group_member::owner_token(i, mine)};
     }
-    throw error(errc::full, "group '" + std::string(name) + "' has " +
+    throw error(errc::full, "group '" + std::string(name) + "' of " + which() + " has " +
                                 std::to_string(shared_max_members) +
                                 " live members already; stop one or use another group");
 }

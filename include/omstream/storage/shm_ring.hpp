@@ -340,8 +340,8 @@ class shm_ring {
     group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
         detail::own_for_consuming(*local_, "shm_ring", m_->name);
         auto& h = *m_->header;
-        local_->member = detail::join_group(h.groups, group, initial_state, [&] {
-            // A new group starts at the oldest record still held.
+        // A new group starts at the oldest record still held.
+        auto oldest_held = [&] {
             const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
             std::uint64_t low = tail > h.capacity ? tail - h.capacity : 0;
             bool any = false;
@@ -353,7 +353,8 @@ class shm_ring {
                 committed = std::min(committed, g.committed.load(std::memory_order_acquire));
             }
             return any ? std::max(low, committed) : low;
-        });
+        };
+        local_->member = detail::join_group(h.groups, group, initial_state, oldest_held, m_->name);
         if (m_->lossy) {
             const auto group = static_cast<std::size_t>(local_->member.group - h.groups.groups);
             local_->pin = &h.pins[group].seq[local_->member.index];
