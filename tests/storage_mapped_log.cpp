@@ -1052,6 +1052,36 @@ TEST_F(mapped_log_test, permissions_0660_share_the_log_with_the_group) {
     fs::remove_all(root);
 }
 
+// remove() while a handle has the log open, then a new log of the same
+// name: the old handle keeps its own files and never creates (or deletes)
+// segments in the new log's directory; it is told when it needs a segment.
+TEST_F(mapped_log_test, a_handle_of_a_removed_log_never_writes_into_a_new_one_of_the_same_name) {
+    const auto name = fresh("reborn");
+    constexpr std::uint64_t per_segment = 65536 / 32;
+    auto old = u64_stream::open(name, om::segment_size = 65536);
+    for (std::uint64_t i = 0; i < 100; ++i)
+        old.append(1'000'000 + i);
+    ASSERT_TRUE(u64_log::remove(name));
+    auto fresh_log = u64_stream::open(name, om::segment_size = 65536, om::size = 1);
+    for (std::uint64_t i = 0; i < per_segment + 50; ++i)
+        fresh_log.append(i);
+    try {
+        for (std::uint64_t i = 100; i < 3 * per_segment; ++i)
+            old.append(1'000'000 + i);
+        FAIL() << "the removed log's handle appended into a segment it could not have";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::io_error);
+        EXPECT_NE(std::string(e.what()).find("was removed"), std::string::npos) << e.what();
+    }
+    std::vector<std::uint64_t> got;
+    while (fresh_log.poll([&](const om::window<std::uint64_t>& w) { got.push_back(w[0]); })) {
+    }
+    ASSERT_EQ(got.size(), per_segment + 50) << "records of the removed log leaked into the new one";
+    for (std::uint64_t i = 0; i < got.size(); ++i)
+        ASSERT_EQ(got[i], i);
+    EXPECT_EQ(fresh_log.metadata().appended, per_segment + 50);
+}
+
 TEST_F(mapped_log_test, logs_are_listed_with_their_metadata_and_removed) {
     const auto name = fresh("list");
     {

@@ -117,7 +117,19 @@ struct log_mapping {
     // Declared last: destroyed first, it waits for a job under way.
     work_ahead<std::shared_ptr<mapped_file>> ahead;
 
-    std::filesystem::path segment_path(std::uint64_t k) const { return dir / segment_file_name(k); }
+    // Where this mapping reaches its files: through the directory it opened
+    // (/proc/self/fd/N), not by name, so that a handle of a log that was
+    // removed (and maybe made again under the same name) never creates or
+    // deletes files in the new one's directory. `dir` where /proc is missing.
+    std::filesystem::path opened_dir;
+    const std::filesystem::path& files() const { return opened_dir.empty() ? dir : opened_dir; }
+    std::filesystem::path segment_path(std::uint64_t k) const {
+        return files() / segment_file_name(k);
+    }
+    // The path to show in messages.
+    std::filesystem::path segment_shown(std::uint64_t k) const {
+        return dir / segment_file_name(k);
+    }
     segment_header* segment_of(const std::shared_ptr<mapped_file>& f) const noexcept {
         return reinterpret_cast<segment_header*>(f->base);
     }
@@ -526,6 +538,9 @@ class mapped_log {
         if (!made_dir && errno != EEXIST)
             detail::throw_errno(errno, "creating " + what);
         m.dir_fd = detail::open_file(m.dir, O_RDONLY | O_DIRECTORY, 0, "opening " + what);
+        if (const std::filesystem::path fd_path = "/proc/self/fd/" + std::to_string(m.dir_fd.get());
+            ::access(fd_path.c_str(), F_OK) == 0)
+            m.opened_dir = fd_path;
         if (made_dir)
             detail::give_mode(m.dir_fd.get(), detail::directory_mode(m.mode));
         // Opening is serialised per log (never appends or reads).
@@ -560,7 +575,7 @@ class mapped_log {
                 throw error(errc::io_error, what +
                                                 " is being created by a process that holds "
                                                 "it without a header; try again");
-            for (const auto& entry : std::filesystem::directory_iterator(m.dir, ec))
+            for (const auto& entry : std::filesystem::directory_iterator(m.files(), ec))
                 if (entry.path().extension() == ".seg")
                     std::filesystem::remove(entry.path(), ec);
             initialise(h, data, payload, capacity, settings, m.mode);
@@ -675,7 +690,7 @@ class mapped_log {
         }
         // Segments after the end were claimed but never reached.
         std::error_code ec;
-        for (const auto& entry : std::filesystem::directory_iterator(m.dir, ec)) {
+        for (const auto& entry : std::filesystem::directory_iterator(m.files(), ec)) {
             if (entry.path().extension() != ".seg")
                 continue;
             const auto index = std::strtoull(entry.path().stem().c_str(), nullptr, 10);
@@ -753,6 +768,11 @@ class mapped_log {
         if (fd < 0) {
             if (errno == ENOENT && !create)
                 return nullptr;
+            if (errno == ENOENT)
+                throw error(errc::io_error, "mapped_log '" + log_name +
+                                                "' was removed while this handle had it open "
+                                                "(its directory is gone), so " +
+                                                what + " cannot be created; open the stream again");
             detail::throw_errno(errno, "opening " + what);
         }
         detail::file_descriptor guard(fd);
@@ -855,7 +875,7 @@ class mapped_log {
                 fault_in_from(m, f, k, create, from);
         }
         const std::string what = "segment " + std::to_string(k) + " of mapped_log '" + m.name + "'";
-        const auto path = m.segment_path(k);
+        const auto path = m.segment_shown(k);
         auto* sh = m.segment_of(f);
         if (sh->magic == std::array<char, 8>{}) {
             // New (or its creator died first): every creator writes the same.
