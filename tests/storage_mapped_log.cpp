@@ -481,6 +481,38 @@ TEST_F(mapped_log_test, max_age_deletes_old_segments_before_a_late_consumer_read
     EXPECT_EQ(c.metadata().groups.at(0).expired, 5 * per_segment);
 }
 
+// A window whose callback threw comes again (S9); if retention deleted its
+// records meanwhile, they are counted as expired and never replaced by
+// others under its sequence numbers.
+TEST_F(mapped_log_test, a_window_whose_records_retention_deleted_is_not_redelivered_as_others) {
+    const auto name = fresh("redeliver");
+    auto p = u64_stream::open(name, om::segment_size = 65536, om::max_bytes = 3 * (65536 + 16384));
+    auto c = u64_stream::open(name, om::size = 10, om::group = "g");
+    (void)c.poll([](const auto&) {});  // joins before any record exists
+    for (std::uint64_t i = 0; i < 100; ++i)
+        p.append(i);
+    ASSERT_TRUE(c.poll([](const om::window<std::uint64_t>&) {}));  // [0, 10) committed
+    EXPECT_THROW(c.poll([](const om::window<std::uint64_t>&) { throw std::runtime_error("no"); }),
+                 std::runtime_error);  // [10, 20) handed out, given up
+    for (std::uint64_t i = 100; i < 12'000; ++i)
+        p.append(i);  // max_bytes deletes the segments that held them
+    const std::uint64_t oldest = p.metadata().first_seq;
+    ASSERT_GT(oldest, 20u);
+    std::vector<std::uint64_t> got;
+    while (c.poll([&](const om::window<std::uint64_t>& w) {
+        for (auto e : w.entries()) {
+            EXPECT_EQ(e.seq(), e.data()) << "a record delivered under another's sequence number";
+            got.push_back(e.data());
+        }
+    })) {
+    }
+    ASSERT_FALSE(got.empty());
+    EXPECT_EQ(got.front(), oldest);
+    for (std::size_t i = 1; i < got.size(); ++i)
+        ASSERT_EQ(got[i], got[i - 1] + 1) << "a record delivered twice or skipped";
+    EXPECT_EQ(c.metadata().groups.at(0).expired, oldest - 10) << "the lost window was not counted";
+}
+
 TEST_F(mapped_log_test, a_new_group_starts_where_it_is_told) {
     const auto name = fresh("seek");
     std::int64_t middle_ns = 0;

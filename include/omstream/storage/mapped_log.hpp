@@ -324,6 +324,20 @@ class mapped_log {
             if (const auto taken = detail::window_to_take_over(me, b, local_->last_dead_check);
                 taken != b.out) {
                 auto& w = b.handed_out[taken];
+                // Retention (max_age, max_bytes) deleted records of it since it
+                // was handed out: they are expired, and what is left comes again.
+                if (const std::uint64_t oldest = oldest_seq(); w.first_seq < oldest) {
+                    const std::uint64_t lost = std::min(w.count, oldest - w.first_seq);
+                    b.expired += lost;
+                    if (lost == w.count) {
+                        b.handed_out[taken] = b.handed_out[b.out - 1];
+                        --b.out;
+                        (void)cache.propose(me, seen);  // or someone changed it: look again
+                        continue;
+                    }
+                    w.first_seq += lost;
+                    w.count -= lost;
+                }
                 w.owner = me.token;
                 if (!cache.propose(me, seen))
                     continue;
