@@ -85,6 +85,29 @@ TEST(storage_memory, released_chunks_are_reused_and_memory_stays_bounded) {
     om::memory<std::uint64_t>::remove("mem-reuse");
 }
 
+// Without keep, what every group has processed is gone: a group that
+// joins later does not get it, and metadata does not count it as retained
+// (it stays in memory only until its chunk is released).
+TEST(storage_memory, without_keep_a_later_group_never_gets_what_every_group_processed) {
+    using ints = om::stream<om::memory<int>>;
+    om::memory<int>::remove("mem-release");
+    auto first = ints::open("mem-release", om::size = 1, om::group = "first");
+    for (int i = 1; i <= 5; ++i)
+        first.append(i);
+    for (int i = 0; i < 4; ++i)
+        ASSERT_TRUE(first.poll([](const om::window<int>&) {}));  // processes 1..4
+    const auto md = first.metadata();
+    EXPECT_EQ(md.first_seq, 4u);
+    EXPECT_EQ(md.retained, 1u);
+    ASSERT_EQ(first.buffer().size(), 1u);
+    auto later = ints::open("mem-release", om::size = 1, om::group = "later");
+    std::vector<int> got;
+    while (later.poll([&](const om::window<int>& w) { got.push_back(w[0]); })) {
+    }
+    EXPECT_EQ(got, (std::vector<int>{5}));
+    om::memory<int>::remove("mem-release");
+}
+
 TEST(storage_memory, max_age_drops_older_records) {
     om::manual_clock::set(om::manual_clock::time_point(1000s));
     om::memory<int>::remove("mem-age");

@@ -261,11 +261,15 @@ class memory_log {
         for (auto& g : groups_)
             if (g.name == name)
                 return &g;
+        // Without keep, what every group has processed is gone, even while
+        // its chunk waits to be released: a new group starts after it.
+        const std::uint64_t released = released_below();
         auto& g = groups_.emplace_back();
         g.name = std::string(name);
         std::memcpy(g.state.data(), initial_state.data(),
                     std::min(initial_state.size(), g.state.size()));
-        g.next = {oldest_, 0, oldest_->first_seq};
+        g.next = advanced({oldest_, 0, oldest_->first_seq},
+                          std::max(released, oldest_->first_seq) - oldest_->first_seq);
         update_watermark();
         return &g;
     }
@@ -361,13 +365,10 @@ class memory_log {
             spans_from({oldest_, 0, oldest_->first_seq}, std::numeric_limits<std::uint64_t>::max(),
                        scratch.pending);
         out.reserve(n);
-        // Without keep, what every group has processed is gone (minibatch's
-        // keep=False), even while its chunk waits to be reused.
-        const std::uint64_t released_below =
-            settings_.keep || groups_.empty() ? 0 : watermark_.load();
+        const std::uint64_t released = released_below();
         const omstream::window<T> all(scratch.pending, n, 0, oldest_->first_seq);
         for (auto e : all.entries()) {
-            if (e.seq() < released_below)
+            if (e.seq() < released)
                 continue;
             out.push_back({e.seq(), e.created_ns(), e.seq() < processed_below, T(e.data())});
         }
@@ -386,8 +387,8 @@ class memory_log {
         m.fingerprint = record_traits<T>::fingerprint();
         m.capacity = settings_.capacity;
         m.appended = scan_.seq;
-        m.first_seq = oldest_->first_seq;
-        m.retained = scan_.seq - oldest_->first_seq;
+        m.first_seq = std::max(oldest_->first_seq, released_below());
+        m.retained = scan_.seq - m.first_seq;
         m.dropped = dropped_;
         for (const auto& g : groups_) {
             m.late += g.late;
@@ -631,6 +632,13 @@ class memory_log {
                 p += stride_of(p);
             return static_cast<std::size_t>(p - frame);
         }
+    }
+
+    // Without keep, what every group has processed is gone (minibatch's
+    // keep=False), even while its chunk waits to be released or reused:
+    // records below this are not retained. Under groups_mutex_.
+    std::uint64_t released_below() const noexcept {
+        return settings_.keep || groups_.empty() ? 0 : watermark_.load();
     }
 
     // The cursor `count` published records after `c`.
