@@ -70,7 +70,7 @@ struct member_slot {
 };
 
 struct group_slot {
-    std::atomic<std::uint64_t> status;  // 0: free; pid << 2 | 1: being set up; 2: active
+    std::atomic<std::uint64_t> status;  // 0: free; 2: active; else being set up (joining_status())
     std::atomic<std::uint64_t>
         current;  // version << 8 | block id (member * 2 + b, or 0xff: initial)
     std::atomic<std::uint64_t>
@@ -88,6 +88,37 @@ struct group_table {
 inline constexpr std::uint64_t group_free = 0;
 inline constexpr std::uint64_t group_active = 2;
 inline constexpr std::uint64_t initial_block = 0xff;
+
+// A group being set up names its creator in `status`: bit 0 set, the pid in
+// bits 2-33 (what earlier versions stored, and all they read back) and, in
+// bits 34-62, the low 29 bits of the creator's start time, with bit 63 to
+// say they are there (2^29 clock ticks: 62 days at 100 Hz). So a joiner
+// waits for a live creator only, not for a new process that reuses its pid;
+// the word stays the one earlier versions wrote and read.
+inline constexpr int creator_start_shift = 34;
+inline constexpr std::uint64_t creator_start_mask = (std::uint64_t{1} << 29) - 1;
+inline constexpr std::uint64_t creator_start_known = std::uint64_t{1} << 63;
+
+inline std::uint64_t joining_status(std::uint32_t pid, std::uint64_t start_time) noexcept {
+    std::uint64_t status = (std::uint64_t{pid} << 2) | 1;
+    if (start_time != 0)  // 0: /proc unreadable, the pid alone
+        status |= creator_start_known | (start_time & creator_start_mask) << creator_start_shift;
+    return status;
+}
+
+// Whether the process that is setting a group up (`status`, see above) still runs.
+inline bool creator_alive(std::uint64_t status) noexcept {
+    const auto pid = static_cast<std::uint32_t>(status >> 2);
+    if ((status & creator_start_known) == 0)
+        return process_alive(pid, 0);  // an earlier version's mark
+    if (pid == 0)
+        return false;
+    const process_stat stat = read_process_stat(pid);
+    if (!stat.exists || stat.state == 'Z' || stat.state == 'X')
+        return false;
+    return (stat.start_time & creator_start_mask) ==
+           ((status >> creator_start_shift) & creator_start_mask);
+}
 
 // --- snapshots ------------------------------------------------------------
 
@@ -273,20 +304,33 @@ group_member join_group(group_table& table, std::string_view name,
             continue;
         }
         if (status != group_free) {  // being set up: wait, or take over from a dead creator
-            const auto creator = static_cast<std::uint32_t>(status >> 2);
-            if (process_alive(creator, 0)) {
+            if (creator_alive(status)) {
                 std::this_thread::yield();
                 continue;
             }
         }
-        const std::uint64_t mine = (std::uint64_t{me.pid} << 2) | 1;
+        const std::uint64_t mine = joining_status(me.pid, me.start_time);
         if (!g.status.compare_exchange_strong(status, mine, std::memory_order_acq_rel))
             continue;
         g.name_length = static_cast<std::uint32_t>(name.size());
         std::memcpy(g.name, name.data(), name.size());
         g.name[name.size()] = '\0';
         group_block initial{};
-        initial.next = start();
+        try {
+            initial.next = start();
+        } catch (...) {
+            // Give the slot back, or every later join of this group (and of
+            // any group probing past it) would wait for us while we live.
+            // Nothing else of the slot was published: joiners see it free
+            // (release: after our writes to the name) or, later, made whole.
+            // A compare-and-swap: should someone have taken the slot over
+            // meanwhile (judging us dead), it is theirs.
+            g.name_length = 0;
+            std::uint64_t ours = mine;
+            g.status.compare_exchange_strong(ours, group_free, std::memory_order_release,
+                                             std::memory_order_relaxed);
+            throw;
+        }
         std::memcpy(initial.state.data(), initial_state.data(),
                     std::min(initial_state.size(), initial.state.size()));
         store_words(initial, g.initial);
