@@ -12,9 +12,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <random>
@@ -23,6 +26,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -469,6 +474,126 @@ TEST_F(shm_ring_test, a_batch_larger_than_the_ring_is_refused) {
     } catch (const om::error& e) {
         EXPECT_EQ(e.code(), om::errc::record_too_large);
     }
+}
+
+// 2^40 slots of 2^24 bytes: 2^64 bytes, which wraps around to 0 in a
+// size_t. The ring must be refused at open, not made header-only and
+// written past its end by the first append.
+TEST_F(shm_ring_test, a_ring_too_large_to_address_is_refused_at_open_saying_what_to_lower) {
+    const auto name = fresh("huge");
+    try {
+        auto s = om::stream<om::shm_ring<std::string>>::open(
+            name, om::capacity = std::size_t{1} << 40,
+            om::max_record_size = (std::size_t{1} << 24) - 24);
+        FAIL() << "opened a ring of 2^64 bytes: capacity " << s.metadata().capacity;
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::invalid_option) << e.what();
+        const std::string what = e.what();
+        EXPECT_NE(what.find("capacity 1099511627776"), std::string::npos) << what;
+        EXPECT_NE(what.find("max_record_size 16777192"), std::string::npos) << what;
+        // 2^40 * 2^24 + the header, in full.
+        const auto bytes =
+            om::detail::decimal((om::detail::uint128{1} << 64) + om::detail::ring_header_bytes);
+        EXPECT_NE(what.find("need " + bytes + " bytes"), std::string::npos) << what;
+        EXPECT_NE(what.find("lower om::capacity or om::max_record_size"), std::string::npos)
+            << what;
+    }
+    EXPECT_FALSE(std::filesystem::exists("/dev/shm/omstream." + name));
+}
+
+// A header whose capacity * slot size wraps around (garbage, or a bad
+// edit) must not pass for a segment of the size it has.
+TEST_F(shm_ring_test, a_header_whose_size_wraps_around_is_refused_as_corrupt) {
+    using text_ring = om::shm_ring<std::string>;
+    const auto name = fresh("wraps");
+    { auto s = om::stream<text_ring>::open(name, om::capacity = 16); }
+    {
+        std::fstream f("/dev/shm/omstream." + name,
+                       std::ios::binary | std::ios::in | std::ios::out);
+        const std::uint64_t capacity = std::uint64_t{1} << 40, slot_size = std::uint64_t{1} << 24;
+        f.seekp(offsetof(om::detail::ring_header, capacity));
+        f.write(reinterpret_cast<const char*>(&capacity), 8);
+        f.seekp(offsetof(om::detail::ring_header, slot_size));
+        f.write(reinterpret_cast<const char*>(&slot_size), 8);
+    }
+    try {
+        auto s = om::stream<text_ring>::open(name);
+        FAIL() << "opened a ring whose header claims 2^64 bytes of slots: capacity "
+               << s.metadata().capacity;
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::corrupt) << e.what();
+        EXPECT_NE(std::string(e.what()).find("remove"), std::string::npos) << e.what();
+    }
+    const auto all = text_ring::list();
+    EXPECT_TRUE(std::none_of(all.begin(), all.end(), [&](const auto& m) { return m.name == name; }))
+        << "a segment with a wrapped-around size is listed";
+}
+
+// /dev/shm (a tmpfs) too small for the ring: errc::no_space at open, not a
+// SIGBUS at the append that first touches a page it cannot supply. Runs in
+// a child with a 4 MiB tmpfs over /dev/shm in its own mount namespace.
+TEST_F(shm_ring_test, a_ring_larger_than_dev_shm_is_no_space_at_open_and_leaves_nothing_behind) {
+    if (::geteuid() != 0)
+        GTEST_SKIP() << "mounting a small tmpfs over /dev/shm needs root; run the tests as root "
+                        "to cover a full /dev/shm";
+    constexpr int cannot_mount = 77;
+    const std::string name = unique("shmfull");             // in the child's /dev/shm only
+    const std::size_t big_capacity = std::size_t{1} << 20;  // 32 MiB of slots
+    const std::size_t needed =
+        om::detail::ring_header_bytes + big_capacity * om::detail::frame_size(8);
+    const int code = in_child([&] {
+        ::alarm(60);
+        if (::unshare(CLONE_NEWNS) != 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=4m") != 0) {
+            std::fprintf(stderr, "cannot mount a small tmpfs over /dev/shm: %s\n",
+                         std::strerror(errno));
+            ::_exit(cannot_mount);
+        }
+        bool ok = true;
+        auto check = [&](bool c, const std::string& what) {
+            if (!c) {
+                std::fprintf(stderr, "%s\n", what.c_str());
+                ok = false;
+            }
+        };
+        try {
+            auto s = om::stream<ring>::open(name, om::capacity = big_capacity);
+            check(false, "a 32 MiB ring opened in a 4 MiB /dev/shm");
+            return false;  // its appends would die of SIGBUS
+        } catch (const om::error& e) {
+            const std::string what = e.what();
+            check(e.code() == om::errc::no_space, "not no_space: " + what);
+            check(what.find("/dev/shm") != std::string::npos, "no /dev/shm in: " + what);
+            check(what.find(std::to_string(needed)) != std::string::npos,
+                  "not the bytes needed (" + std::to_string(needed) + ") in: " + what);
+            check(what.find("smaller om::capacity") != std::string::npos, "no advice in: " + what);
+        }
+        // The half-made segment is gone: the same name opens afresh, smaller.
+        check(!std::filesystem::exists("/dev/shm/omstream." + name),
+              "the half-made segment was left in /dev/shm");
+        auto s = om::stream<ring>::open(name, om::capacity = 1024, om::group = "g");
+        check(s.metadata().capacity == 1024, "the small ring took the failed one's capacity");
+        std::uint64_t sum = 0, n = 0;
+        for (std::uint64_t round = 0; round < 4; ++round) {  // every slot, several laps
+            for (std::uint64_t i = 0; i < 1000; ++i)
+                s.append(i);
+            while (s.poll([&](const om::window<std::uint64_t>& w) {
+                for (std::uint64_t v : w) {
+                    sum += v;
+                    ++n;
+                }
+            })) {
+            }
+        }
+        check(n == 4000 && sum == 4 * 999 * 1000 / 2,
+              "read " + std::to_string(n) + " records back from the small ring");
+        return ok;
+    });
+    if (code == cannot_mount)
+        GTEST_SKIP() << "cannot mount a tmpfs over /dev/shm in a private mount namespace here; "
+                        "a full /dev/shm is not covered on this machine";
+    EXPECT_EQ(code, 0) << "see the child's messages above (128 + n: killed by signal n)";
 }
 
 TEST_F(shm_ring_test, another_user_gets_permission_denied) {

@@ -34,8 +34,10 @@
 #include <bit>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,7 +45,10 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 namespace omstream {
 
@@ -71,6 +76,68 @@ inline std::string segment_name(std::string_view stream) {
             errc::no_space,
             what + ": no space left in /dev/shm; remove unused streams or lower the capacity");
     throw error(errc::io_error, what + ": " + e.what());
+}
+
+// The bytes of a segment of `capacity` slots of `slot_size` bytes after the
+// header, or nothing when that is more than a file can hold (2^63 - 1
+// bytes): a product that wraps around would map a segment far too small.
+inline std::optional<std::size_t> ring_segment_bytes(std::uint64_t capacity,
+                                                     std::uint64_t slot_size) noexcept {
+    std::uint64_t slots = 0, total = 0;
+    if (__builtin_mul_overflow(capacity, slot_size, &slots) ||
+        __builtin_add_overflow(slots, std::uint64_t{ring_header_bytes}, &total) ||
+        total > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
+        total > std::numeric_limits<std::size_t>::max())
+        return std::nullopt;
+    return static_cast<std::size_t>(total);
+}
+
+__extension__ typedef unsigned __int128 uint128;  // (__extension__: no -Wpedantic warning)
+
+// `n` in decimal (std::to_string has no 128-bit overload).
+inline std::string decimal(uint128 n) {
+    std::string out;
+    do {
+        out.insert(out.begin(), static_cast<char>('0' + static_cast<int>(n % 10)));
+        n /= 10;
+    } while (n != 0);
+    return out;
+}
+
+// Backs the first `bytes` of a shared-memory object with memory now. Its
+// pages are otherwise allocated when first touched, and one that /dev/shm
+// cannot supply then is a SIGBUS in whoever touches it (MAP_POPULATE gives
+// up silently). Returns 0 or an errno value.
+inline int preallocate(int fd, std::size_t bytes) noexcept {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) >= bytes &&
+        static_cast<std::uint64_t>(st.st_blocks) * 512 >= static_cast<std::uint64_t>(st.st_size))
+        return 0;  // every page there already (the usual case for all but the creator)
+    int rc = 0;
+    do
+        rc = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+    while (rc == EINTR);
+    return rc;
+}
+
+// What preallocate() said, as an omstream::error.
+[[noreturn]] inline void throw_preallocate(int err, const std::string& what, std::size_t bytes) {
+    if (err == ENOSPC || err == ENOMEM || err == EFBIG) {
+        std::string free_part;
+        struct statvfs vfs {};
+        if (::statvfs("/dev/shm", &vfs) == 0)
+            free_part = " (" + std::to_string(std::uint64_t{vfs.f_bavail} * vfs.f_frsize) +
+                        " bytes free of " +
+                        std::to_string(std::uint64_t{vfs.f_blocks} * vfs.f_frsize) + ")";
+        throw error(errc::no_space,
+                    what + " needs " + std::to_string(bytes) +
+                        " bytes of shared memory, more than /dev/shm has free" + free_part +
+                        "; open it with a smaller om::capacity or om::max_record_size, remove "
+                        "unused streams, or make /dev/shm larger (mount -o remount,size=... "
+                        "/dev/shm; docker run --shm-size=...)");
+    }
+    throw error(errc::io_error, what + ": cannot allocate " + std::to_string(bytes) +
+                                    " bytes in /dev/shm: " + std::strerror(err));
 }
 
 // A mapped segment, shared by the handles of one process.
@@ -268,11 +335,26 @@ class shm_ring {
             throw error(errc::invalid_option,
                         "shm_ring max_record_size must hold one record (at least " +
                             std::to_string(fixed ? codec<T>::fixed_size : 1) + " bytes)");
+        const std::size_t requested = capacity;
         capacity = std::bit_ceil(capacity);
         const std::size_t slot_size =
             fixed ? detail::frame_size(codec<T>::fixed_size) : detail::frame_size(payload);
-        auto m =
-            map(name, capacity, slot_size, fixed ? codec<T>::fixed_size : payload, mode, lossy);
+        const auto total = detail::ring_segment_bytes(capacity, slot_size);
+        if (!total)
+            throw error(
+                errc::invalid_option,
+                "shm_ring '" + std::string(name) + "': capacity " + std::to_string(capacity) +
+                    (capacity != requested
+                         ? " (" + std::to_string(requested) + " rounded up to a power of two)"
+                         : std::string()) +
+                    " slots of " + std::to_string(slot_size) + " bytes (max_record_size " +
+                    std::to_string(fixed ? codec<T>::fixed_size : payload) + ") would need " +
+                    detail::decimal(static_cast<detail::uint128>(capacity) * slot_size +
+                                    detail::ring_header_bytes) +
+                    " bytes, more than a shared-memory segment can hold (2^63 - 1 bytes); lower "
+                    "om::capacity or om::max_record_size");
+        auto m = map(name, capacity, slot_size, fixed ? codec<T>::fixed_size : payload, *total,
+                     mode, lossy);
         if (Options::template has<lossy_option> && m->lossy != lossy)
             throw error(errc::invalid_option,
                         "shared-memory stream '" + std::string(name) + "' was created " +
@@ -505,20 +587,22 @@ class shm_ring {
 
     // --- opening ---
 
+    // `total`: the segment's bytes for `capacity` and `slot_size`
+    // (detail::ring_segment_bytes(), checked by open()).
     static std::shared_ptr<detail::ring_mapping> map(std::string_view name, std::size_t capacity,
                                                      std::size_t slot_size, std::size_t payload,
-                                                     unsigned mode, bool lossy) {
+                                                     std::size_t total, unsigned mode, bool lossy) {
         namespace bip = boost::interprocess;
         auto m = std::make_shared<detail::ring_mapping>();
         m->name = std::string(name);
         const std::string seg = detail::segment_name(name);
-        const std::size_t total = detail::ring_header_bytes + capacity * slot_size;
         bool created = false;
         try {
             bip::permissions perm(mode);
             m->shm =
                 bip::shared_memory_object(bip::create_only, seg.c_str(), bip::read_write, perm);
             created = true;
+            // Sized first, so that openers meanwhile see how large it will be.
             m->shm.truncate(static_cast<bip::offset_t>(total));
         } catch (const bip::interprocess_exception& e) {
             if (created) {
@@ -533,14 +617,21 @@ class shm_ring {
                 rethrow_as("opening shared-memory stream '" + m->name + "'", e2);
             }
         }
+        const int fd = m->shm.get_mapping_handle().handle;
         bip::offset_t size = 0;
         // A creator that has not sized the segment yet: give it a moment.
         for (int i = 0; i < 200 && !created && m->shm.get_size(size) && size == 0; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         m->shm.get_size(size);
+        bool sized_here = created;
         if (size == 0) {  // its creator died before sizing it: take it over
-            m->shm.truncate(static_cast<bip::offset_t>(total));
+            try {
+                m->shm.truncate(static_cast<bip::offset_t>(total));
+            } catch (const bip::interprocess_exception& e) {
+                rethrow_as("creating shared-memory stream '" + m->name + "'", e);
+            }
             size = static_cast<bip::offset_t>(total);
+            sized_here = true;
         }
         if (static_cast<std::size_t>(size) < detail::ring_header_bytes)
             throw error(errc::corrupt,
@@ -548,11 +639,26 @@ class shm_ring {
                             " bytes, too small for an omstream segment (truncated or not ours); "
                             "remove it with shm_ring<T>::remove(\"" +
                             m->name + "\")");
+        // The memory behind the slots, now: a full /dev/shm is errc::no_space
+        // here rather than a SIGBUS at some append. The creator backs the
+        // whole segment; an opener the header it reads before it checks it,
+        // and the rest below, sized by the checked header.
+        if (const int err =
+                detail::preallocate(fd, sized_here ? total : detail::ring_header_bytes)) {
+            if (sized_here)  // half made: the next opener must not find it
+                bip::shared_memory_object::remove(seg.c_str());
+            detail::throw_preallocate(err,
+                                      (sized_here ? "creating" : "opening") +
+                                          std::string(" shared-memory stream '") + m->name + "'",
+                                      sized_here ? total : static_cast<std::size_t>(size));
+        }
         try {
             // Populated up front: a fresh ring would otherwise take a page
             // fault per 4 KiB on its first lap (5-40 us each on this VM).
             m->region = bip::mapped_region(m->shm, bip::read_write, 0, 0, nullptr, MAP_POPULATE);
         } catch (const bip::interprocess_exception& e) {
+            if (sized_here)
+                bip::shared_memory_object::remove(seg.c_str());
             rethrow_as("mapping shared-memory stream '" + m->name + "'", e);
         }
         m->header = static_cast<detail::ring_header*>(m->region.get_address());
@@ -565,6 +671,12 @@ class shm_ring {
         }
         validate(*m, static_cast<std::size_t>(size));
         (void)m->learn_geometry();  // validate() checked the capacity
+        if (!sized_here) {
+            const std::size_t bytes = *detail::ring_segment_bytes(h.capacity, h.slot_size);
+            if (const int err = detail::preallocate(fd, bytes))
+                detail::throw_preallocate(err, "opening shared-memory stream '" + m->name + "'",
+                                          bytes);
+        }
         m->lossy = (h.flags & detail::ring_lossy) != 0;
         return m;
     }
@@ -584,14 +696,18 @@ class shm_ring {
         bip::offset_t size = 0;
         if (!m->shm.get_size(size) || static_cast<std::size_t>(size) < detail::ring_header_bytes)
             return nullptr;
+        // Reading a header page /dev/shm never backed would be a SIGBUS.
+        if (detail::preallocate(m->shm.get_mapping_handle().handle, detail::ring_header_bytes) != 0)
+            return nullptr;
         m->region = bip::mapped_region(m->shm, bip::read_write);
         m->header = static_cast<detail::ring_header*>(m->region.get_address());
         m->slots = static_cast<std::byte*>(m->region.get_address()) + detail::ring_header_bytes;
         if (m->header->magic != detail::ring_magic ||
             m->header->version != detail::ring_format_version ||
-            m->header->ready.load(std::memory_order_acquire) != 1 || !m->learn_geometry() ||
-            detail::ring_header_bytes + m->header->capacity * m->slot_size >
-                static_cast<std::size_t>(size))
+            m->header->ready.load(std::memory_order_acquire) != 1 || !m->learn_geometry())
+            return nullptr;
+        const auto bytes = detail::ring_segment_bytes(m->header->capacity, m->slot_size);
+        if (!bytes || *bytes > static_cast<std::size_t>(size))
             return nullptr;
         m->lossy = (m->header->flags & detail::ring_lossy) != 0;
         return m;
@@ -679,10 +795,12 @@ class shm_ring {
                             record_traits<T>::layout() +
                             "; open it with the type it was created with, or use another name");
         }
+        // The segment's bytes, were the header right: a product that wraps
+        // around would pass for a small one.
+        const auto bytes = detail::ring_segment_bytes(h.capacity, h.slot_size);
         if (h.capacity == 0 || (h.capacity & (h.capacity - 1)) != 0 ||
             h.slot_size < sizeof(detail::frame_header) ||
-            h.header_bytes != detail::ring_header_bytes ||
-            detail::ring_header_bytes + h.capacity * h.slot_size > size ||
+            h.header_bytes != detail::ring_header_bytes || !bytes || *bytes > size ||
             h.max_payload + sizeof(detail::frame_header) > h.slot_size)
             throw error(errc::corrupt, where + " has an inconsistent header (capacity " +
                                            std::to_string(h.capacity) + ", slot size " +
