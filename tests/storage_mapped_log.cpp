@@ -1126,11 +1126,28 @@ TEST_F(mapped_log_test, logs_are_listed_with_their_metadata_and_removed) {
             found = true;
             EXPECT_EQ(md.kind, "stream.mapped_log");
             EXPECT_EQ(md.appended, 1u);
+            EXPECT_EQ(md.retained, 1u);
             EXPECT_NE(md.record_type.find("std::uint64_t"), std::string::npos);
         }
     EXPECT_TRUE(found);
     EXPECT_TRUE(u64_log::remove(name));
     EXPECT_FALSE(fs::exists(dir_of(name)));
+    // After retention deleted segments, list() says what a handle says.
+    const auto trimmed = fresh("list-trimmed");
+    auto s =
+        u64_stream::open(trimmed, om::segment_size = 65536, om::max_bytes = 3 * (65536 + 16384));
+    for (std::uint64_t i = 0; i < 12'000; ++i)
+        s.append(i);
+    const auto mine = s.metadata();
+    ASSERT_GT(mine.first_seq, 0u);
+    found = false;
+    for (const auto& md : u64_log::list())
+        if (md.name == trimmed) {
+            found = true;
+            EXPECT_EQ(md.first_seq, mine.first_seq);
+            EXPECT_EQ(md.retained, mine.retained);
+        }
+    EXPECT_TRUE(found);
 }
 
 TEST_F(mapped_log_test, bad_options_are_refused_with_the_range) {

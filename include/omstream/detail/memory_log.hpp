@@ -266,8 +266,9 @@ class memory_log {
         const std::uint64_t released = released_below();
         auto& g = groups_.emplace_back();
         g.name = std::string(name);
-        std::memcpy(g.state.data(), initial_state.data(),
-                    std::min(initial_state.size(), g.state.size()));
+        if (!initial_state.empty())  // an empty span may hold no pointer: memcpy's UB
+            std::memcpy(g.state.data(), initial_state.data(),
+                        std::min(initial_state.size(), g.state.size()));
         g.next = advanced({oldest_, 0, oldest_->first_seq},
                           std::max(released, oldest_->first_seq) - oldest_->first_seq);
         update_watermark();

@@ -331,8 +331,9 @@ group_member join_group(group_table& table, std::string_view name,
                                              std::memory_order_relaxed);
             throw;
         }
-        std::memcpy(initial.state.data(), initial_state.data(),
-                    std::min(initial_state.size(), initial.state.size()));
+        if (!initial_state.empty())  // an empty span may hold no pointer: memcpy's UB
+            std::memcpy(initial.state.data(), initial_state.data(),
+                        std::min(initial_state.size(), initial.state.size()));
         store_words(initial, g.initial);
         g.committed.store(initial.next, std::memory_order_relaxed);
         g.current.store((std::uint64_t{1} << 8) | initial_block, std::memory_order_relaxed);

@@ -237,6 +237,24 @@ class mapped_log {
         return std::filesystem::remove_all(dir, ec) > 0;
     }
 
+    // The oldest record a log retains, read from its oldest segment's first
+    // index entry without mapping it (list()); 0 when it cannot be read.
+    static std::uint64_t first_seq_on_disk(const detail::log_mapping& m) {
+        const std::uint64_t k = m.header->oldest_segment.load(std::memory_order_acquire);
+        if (k == 0)
+            return 0;
+        detail::segment_index_entry first{};
+        const int fd = ::open(m.segment_path(k).c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return 0;
+        const auto got =
+            ::pread(fd, &first, sizeof first, offsetof(detail::segment_header, entries));
+        ::close(fd);
+        return got == static_cast<ssize_t>(sizeof first) && first.seq_plus_one != 0
+                   ? first.seq_plus_one - 1
+                   : 0;
+    }
+
     // The logs under `root` (any record type), with their metadata.
     static std::vector<stream_metadata> list(const std::filesystem::path& root = {}) {
         std::vector<stream_metadata> out;
@@ -258,7 +276,10 @@ class mapped_log {
                     m.header->version != detail::log_format_version ||
                     m.header->ready.load(std::memory_order_acquire) != 1)
                     continue;
-                out.push_back(detail::log_metadata(m));
+                auto md = detail::log_metadata(m);
+                md.first_seq = first_seq_on_disk(m);
+                md.retained = md.appended - std::min(md.appended, md.first_seq);
+                out.push_back(std::move(md));
             } catch (const std::exception&) {
                 // not readable or not ours: not listed
             }
