@@ -279,51 +279,6 @@ TEST_F(mapped_log_test, the_next_segment_is_mapped_ahead_and_a_prepared_one_neve
     EXPECT_EQ(drain(s).size(), 5 * u64_per_segment - all.size());
 }
 
-// How many pages of this process's mapping of `path` are in memory.
-std::pair<std::size_t, std::size_t> resident_pages(const fs::path& path) {
-    std::ifstream maps("/proc/self/maps");
-    const std::string name = fs::canonical(path).string();
-    std::string line;
-    while (std::getline(maps, line)) {
-        if (line.size() < name.size() || line.compare(line.size() - name.size(), name.size(), name))
-            continue;
-        unsigned long long from = 0, to = 0;
-        if (std::sscanf(line.c_str(), "%llx-%llx", &from, &to) != 2)
-            continue;
-        const std::size_t pages = (to - from) / 4096;
-        std::vector<unsigned char> in(pages);
-        if (::mincore(reinterpret_cast<void*>(from), to - from, in.data()) != 0)
-            return {0, pages};
-        return {static_cast<std::size_t>(
-                    std::count_if(in.begin(), in.end(), [](unsigned char c) { return c & 1; })),
-                pages};
-    }
-    return {0, 0};
-}
-
-// The first append into a large segment that nobody mapped ahead faults in
-// only the pages it needs; the helper faults in the rest behind it (the
-// append used to wait for all 64 MiB: 9-25 ms).
-TEST_F(mapped_log_test, the_first_segment_is_faulted_in_behind_the_first_append) {
-    const auto name = fresh("faultin");
-    auto p = u64_stream::open(name, om::segment_size = 4 * ahead_segment);
-    p.append(1);
-    const auto segment = dir_of(name) / om::detail::segment_file_name(0);
-    const auto until = std::chrono::steady_clock::now() + 20s;
-    std::pair<std::size_t, std::size_t> seen{0, 0};
-    while (std::chrono::steady_clock::now() < until) {
-        seen = resident_pages(segment);
-        if (seen.second > 0 && seen.first == seen.second)
-            break;
-        std::this_thread::sleep_for(1ms);
-    }
-    EXPECT_GT(seen.second, 4 * ahead_segment / 4096) << "segment 0 is not mapped";
-    EXPECT_EQ(seen.first, seen.second) << "the helper did not fault in the rest of segment 0";
-    for (std::uint64_t i = 2; i <= 1000; ++i)
-        p.append(i);
-    EXPECT_EQ(p.metadata().appended, 1000u);
-}
-
 // A child of fork() appends through its parent's handle (from a producer
 // slot of its own) even while the parent's helper maps a segment ahead,
 // which the child never waits for; it may not consume under the parent's

@@ -72,34 +72,6 @@ TEST(work_ahead, start_never_waits_for_a_job_under_way) {
     EXPECT_FALSE(ahead.take(3).has_value());
 }
 
-// A prefetch (faulting in pages of a mapping in use) has nothing to take;
-// a job started while it runs is not refused: its worker waits for the
-// prefetch, then does its job. Once a prefetch is done, the helper is idle.
-TEST(work_ahead, a_prefetch_is_waited_for_by_the_next_job_and_leaves_nothing_to_take) {
-    work_ahead<int> ahead;
-    std::latch release(1);
-    std::atomic<bool> prefetched{false};
-    ASSERT_TRUE(ahead.prefetch(1, [&] {
-        release.wait();
-        prefetched = true;
-    }));
-    EXPECT_FALSE(ahead.has(1)) << "a prefetch offered a result";
-    EXPECT_FALSE(ahead.idle()) << "a prefetch under way counted as idle";
-    EXPECT_FALSE(ahead.prefetch(1, [] {})) << "the same prefetch started twice";
-    ahead.start(2, [&] { return prefetched ? 2 : -1; });
-    EXPECT_TRUE(ahead.has(2)) << "a job was refused while a prefetch ran";
-    release.count_down();
-    EXPECT_EQ(ahead.take(2).value_or(0), 2) << "the job ran before the prefetch it follows ended";
-    EXPECT_TRUE(ahead.idle());
-
-    ASSERT_TRUE(ahead.prefetch(3, [] {}));
-    EXPECT_FALSE(ahead.take(3).has_value());
-    while (!ahead.idle())
-        std::this_thread::yield();  // done: idle, and replaced by the next start
-    ahead.start(4, [] { return 4; });
-    EXPECT_EQ(ahead.take(4).value_or(0), 4);
-}
-
 TEST(work_ahead, destruction_waits_for_a_job_under_way) {
     std::atomic<bool> finished{false};
     {

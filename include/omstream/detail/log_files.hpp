@@ -132,27 +132,8 @@ struct mapped_file {
 
 enum class populate { none, for_reading, for_writing };
 
-// Faults in the pages of [base, base + size) now, so that appends and reads
-// do not take a page fault every 4 KiB (a few microseconds each on a
-// virtual machine). Writable for writers, so that file systems that track
-// dirty pages (ext4, xfs) do not take a write fault per page later either
-// (Linux 5.14+; older kernels fault pages in as they are touched). Only a
-// hint: what fails here shows as page faults later.
-inline void populate_pages(std::byte* base, std::size_t size, populate how) noexcept {
-    if (how == populate::for_writing) {
-#ifdef MADV_POPULATE_WRITE
-        if (::madvise(base, size, MADV_POPULATE_WRITE) != 0)
-#endif
-            ::madvise(base, size, MADV_WILLNEED);
-    } else if (how == populate::for_reading) {
-#ifdef MADV_POPULATE_READ
-        if (::madvise(base, size, MADV_POPULATE_READ) != 0)
-#endif
-            ::madvise(base, size, MADV_WILLNEED);
-    }
-}
-
-// A file mapped whole, its pages faulted in as `how` says.
+// Faults every page in now, so that appends and reads do not take a page
+// fault every 4 KiB (a few microseconds each on a virtual machine).
 inline std::shared_ptr<mapped_file> map_whole_file(const std::filesystem::path& path,
                                                    const std::string& what,
                                                    populate how = populate::none) {
@@ -167,7 +148,20 @@ inline std::shared_ptr<mapped_file> map_whole_file(const std::filesystem::path& 
     }
     m->base = static_cast<std::byte*>(m->region.get_address());
     m->size = m->region.get_size();
-    populate_pages(m->base, m->size, how);
+    // Writable for writers, so that file systems that track dirty pages
+    // (ext4, xfs) do not take a write fault per page later either (Linux
+    // 5.14+; older kernels fault pages in as they are touched).
+    if (how == populate::for_writing) {
+#ifdef MADV_POPULATE_WRITE
+        if (::madvise(m->base, m->size, MADV_POPULATE_WRITE) != 0)
+#endif
+            ::madvise(m->base, m->size, MADV_WILLNEED);
+    } else if (how == populate::for_reading) {
+#ifdef MADV_POPULATE_READ
+        if (::madvise(m->base, m->size, MADV_POPULATE_READ) != 0)
+#endif
+            ::madvise(m->base, m->size, MADV_WILLNEED);
+    }
     return m;
 }
 

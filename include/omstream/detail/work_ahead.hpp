@@ -12,8 +12,7 @@
 // producer shares its CPU with the worker.
 //
 // At most one job runs per work_ahead. Its result is keyed, so that a
-// taker asking for something else does not get it; a prefetch has no result
-// to take (it faults in pages of a mapping already in use). Nobody waits while
+// taker asking for something else does not get it. Nobody waits while
 // holding the mutex (a join happens after it is released), and the worker
 // never takes it. In a child of fork() a work_ahead of the parent's does
 // nothing at all and never touches its mutex, which another thread of the
@@ -74,46 +73,57 @@ class work_ahead {
     // `key` was started already and not taken, or a job for another key is
     // still under way (the caller asks again later; it never waits here). A
     // finished job for another key that nobody took is dropped, by the new
-    // worker (unmapping its result may be slow); a prefetch still under way
-    // is waited for by the new worker, which then does its job. What `make` throws is
+    // worker (unmapping its result may be slow). What `make` throws is
     // swallowed: a failed job gives an empty result, and the taker does the
     // work itself and meets the failure there.
     template <class Make>
     void start(std::uint64_t key, Make make) {
-        launch(key, std::move(make), true);
+        if (!owner_.here())
+            return;
+        std::lock_guard lock(mutex_);
+        if (job_ && (job_->key == key || !job_->done.load(std::memory_order_acquire)))
+            return;
+        auto job = std::make_unique<job_state>();
+        job->key = key;
+        cpu_set_t caller;
+        CPU_ZERO(&caller);
+        const bool placed = ::sched_getaffinity(0, sizeof caller, &caller) == 0;
+        try {
+            job->worker = std::thread([state = job.get(), make = std::move(make), caller, placed,
+                                       dropped = std::move(job_)]() mutable {
+                dropped.reset();
+                if (placed) {
+                    const cpu_set_t cpus = helper_cpus(caller);
+                    if (CPU_COUNT(&cpus) > 0)
+                        ::sched_setaffinity(0, sizeof cpus, &cpus);
+                }
+                try {
+                    state->result = make();
+                } catch (...) {
+                    state->result = Result{};
+                }
+                state->done.store(true, std::memory_order_release);
+            });
+        } catch (const std::system_error&) {
+            return;  // no thread to be had (a resource limit): the taker does the work
+        }
+        job_ = std::move(job);
     }
 
-    // Starts `work()`, whose result nobody takes (faulting in the pages of
-    // a mapping in use), on the same terms as start; once it is done, this
-    // work_ahead counts as idle and the next start replaces it. False when
-    // it did not start: the caller does the work itself if it must.
-    template <class Work>
-    bool prefetch(std::uint64_t key, Work work) {
-        return launch(
-            key,
-            [work = std::move(work)]() mutable {
-                work();
-                return Result{};
-            },
-            false);
-    }
-
-    // Whether no job was started, the last one was taken, or it was a
-    // prefetch that is done.
+    // Whether no job was started, or the last one was taken.
     bool idle() {
         if (!owner_.here())
             return false;  // nothing starts in a child
         std::lock_guard lock(mutex_);
-        return !job_ || (!job_->result_wanted && job_->done.load(std::memory_order_acquire));
+        return !job_;
     }
 
-    // Whether a job for `key` was started in this process and not taken
-    // (prefetches excepted: they have nothing to take).
+    // Whether a job for `key` was started in this process and not taken.
     bool has(std::uint64_t key) {
         if (!owner_.here())
             return false;
         std::lock_guard lock(mutex_);
-        return job_ && job_->key == key && job_->result_wanted;
+        return job_ && job_->key == key;
     }
 
     // The result of the job for `key`, once it is done (this waits for it,
@@ -125,7 +135,7 @@ class work_ahead {
         std::unique_ptr<job_state> job;
         {
             std::lock_guard lock(mutex_);
-            if (!job_ || job_->key != key || !job_->result_wanted)
+            if (!job_ || job_->key != key)
                 return std::nullopt;
             job = std::move(job_);
         }
@@ -134,54 +144,11 @@ class work_ahead {
     }
 
   private:
-    template <class Make>
-    bool launch(std::uint64_t key, Make make, bool result_wanted) {
-        if (!owner_.here())
-            return false;
-        std::lock_guard lock(mutex_);
-        if (job_ && (job_->key == key ||
-                     (job_->result_wanted && !job_->done.load(std::memory_order_acquire))))
-            return false;
-        auto job = std::make_unique<job_state>();
-        job->key = key;
-        job->result_wanted = result_wanted;
-        cpu_set_t caller;
-        CPU_ZERO(&caller);
-        const bool placed = ::sched_getaffinity(0, sizeof caller, &caller) == 0;
-        job->previous = std::move(job_);  // the worker's from its first instruction
-        try {
-            job->worker =
-                std::thread([state = job.get(), make = std::move(make), caller, placed]() mutable {
-                    // The job before: a result nobody took, dropped here (unmapping
-                    // it may be slow), or a prefetch still under way, waited for.
-                    state->previous.reset();
-                    if (placed) {
-                        const cpu_set_t cpus = helper_cpus(caller);
-                        if (CPU_COUNT(&cpus) > 0)
-                            ::sched_setaffinity(0, sizeof cpus, &cpus);
-                    }
-                    try {
-                        state->result = make();
-                    } catch (...) {
-                        state->result = Result{};
-                    }
-                    state->done.store(true, std::memory_order_release);
-                });
-        } catch (const std::system_error&) {
-            job_ = std::move(job->previous);
-            return false;  // no thread to be had (a resource limit): the taker does the work
-        }
-        job_ = std::move(job);
-        return true;
-    }
-
     struct job_state {
         std::uint64_t key = 0;
-        bool result_wanted = true;  // false: a prefetch, whose result nobody takes
         std::thread worker;
         Result result{};
         std::atomic<bool> done{false};
-        std::unique_ptr<job_state> previous;  // the worker's: see launch
         job_state* next_abandoned = nullptr;
 
         ~job_state() {  // never in a child of fork(): see abandon()

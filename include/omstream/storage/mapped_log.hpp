@@ -85,13 +85,9 @@ struct log_settings {
 // their own: faulting in the pages of a smaller one costs less than the thread.
 inline constexpr std::size_t map_ahead_from = std::size_t{1} << 20;
 
-// What work_ahead calls a job mapping segment k for writing or for reading,
-// and one faulting in the pages of a mapping of it.
+// What work_ahead calls a job mapping segment k for writing or for reading.
 constexpr std::uint64_t segment_job(std::uint64_t k, bool create) noexcept {
-    return k * 4 + (create ? 1 : 0);
-}
-constexpr std::uint64_t fault_in_job(std::uint64_t k, bool create) noexcept {
-    return segment_job(k, create) + 2;
+    return k * 2 + (create ? 1 : 0);
 }
 
 // One open log in this process: the directory, the mapped header and the
@@ -787,12 +783,14 @@ class mapped_log {
     // --- segments ---
 
     // Opens (creating it when `create`), allocates and maps segment file k,
-    // its pages faulted in when `fault_in`; nullptr when it does not exist
-    // and !create. Reads nothing of the log's shared state: map_ahead runs
-    // it on a thread of its own.
-    static std::shared_ptr<detail::mapped_file> open_segment_file(
-        const std::filesystem::path& path, const std::string& log_name, std::uint64_t k,
-        std::size_t file_size, unsigned mode, bool create, bool fault_in = true) {
+    // its pages faulted in; nullptr when it does not exist and !create.
+    // Reads nothing of the log's shared state: map_ahead runs it on a
+    // thread of its own.
+    static std::shared_ptr<detail::mapped_file> open_segment_file(const std::filesystem::path& path,
+                                                                  const std::string& log_name,
+                                                                  std::uint64_t k,
+                                                                  std::size_t file_size,
+                                                                  unsigned mode, bool create) {
         const std::string what =
             "segment " + std::to_string(k) + " of mapped_log '" + log_name + "'";
         int fd = create ? ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, mode) : -1;
@@ -815,38 +813,9 @@ class mapped_log {
         ::fstat(fd, &st);
         if (static_cast<std::size_t>(st.st_size) < file_size)
             detail::preallocate(fd, file_size, "allocating " + what);
-        return detail::map_whole_file(path, "mapping " + what,
-                                      fault_in ? populate_for(create) : detail::populate::none);
-    }
-
-    static detail::populate populate_for(bool create) noexcept {
-        return create ? detail::populate::for_writing : detail::populate::for_reading;
-    }
-
-    // Faults in the pages of segment mapping f from byte `from` of its
-    // frames on. A large segment that nobody mapped ahead (the first one
-    // of a log, or the one a new handle starts in) has the first 256 KiB
-    // from there faulted in here and the rest on the helper thread, so that
-    // the append or read that maps it does not wait for all of them (9-25
-    // ms for 64 MiB here; the helper working on the very pages it touches
-    // would make it wait too). All of it here when the helper is busy or
-    // cannot run (in a child of fork()).
-    static void fault_in_from(detail::log_mapping& m, const std::shared_ptr<detail::mapped_file>& f,
-                              std::uint64_t k, bool create, std::size_t from) {
-        constexpr std::size_t page = 4096, now = 64 * page;
-        const std::size_t start = (detail::segment_header_bytes + from) & ~(page - 1);
-        const auto how = populate_for(create);
-        detail::populate_pages(f->base, detail::segment_header_bytes, how);
-        if (start >= f->size)
-            return;
-        detail::populate_pages(f->base + start, std::min(now, f->size - start), how);
-        if (start + now >= f->size)
-            return;
-        const std::size_t rest = start + now;
-        if (!m.ahead.prefetch(detail::fault_in_job(k, create), [f, rest, how] {
-                detail::populate_pages(f->base + rest, f->size - rest, how);
-            }))
-            detail::populate_pages(f->base + rest, f->size - rest, how);
+        return detail::map_whole_file(
+            path, "mapping " + what,
+            create ? detail::populate::for_writing : detail::populate::for_reading);
     }
 
     // A quarter of the way into a segment, maps the next one on a thread of
@@ -884,10 +853,8 @@ class mapped_log {
         }
     }
 
-    // Segment k, mapped (and created when `create`), or nullptr when it does
-    // not exist; `from`: the byte of its frames the caller starts at.
     static std::shared_ptr<detail::mapped_file> map_segment(detail::log_mapping& m, std::uint64_t k,
-                                                            bool create, std::size_t from = 0) {
+                                                            bool create) {
         {
             std::lock_guard lock(m.mutex);
             if (auto it = m.segments.find(k); it != m.segments.end())
@@ -900,15 +867,10 @@ class mapped_log {
         if (!f && !create)
             if (auto ready = m.ahead.take(detail::segment_job(k, true)))
                 f = std::move(*ready);
-        if (!f) {
-            const bool large = m.data_size >= detail::map_ahead_from;
-            f = open_segment_file(m.segment_path(k), m.name, k, m.file_size, m.mode, create,
-                                  !large);
-            if (!f)
-                return nullptr;
-            if (large)
-                fault_in_from(m, f, k, create, from);
-        }
+        if (!f)
+            f = open_segment_file(m.segment_path(k), m.name, k, m.file_size, m.mode, create);
+        if (!f)
+            return nullptr;
         const std::string what = "segment " + std::to_string(k) + " of mapped_log '" + m.name + "'";
         const auto path = m.segment_shown(k);
         auto* sh = m.segment_of(f);
@@ -953,8 +915,8 @@ class mapped_log {
     }
 
     // The frames of segment k, or nullptr when it does not exist (yet, or any more).
-    std::byte* segment_data(std::uint64_t k, std::size_t from = 0) const {
-        auto f = map_segment(*m_, k, false, from);
+    std::byte* segment_data(std::uint64_t k) const {
+        auto f = map_segment(*m_, k, false);
         return f ? f->base + detail::segment_header_bytes : nullptr;
     }
     detail::segment_header* segment_header_of(std::uint64_t k) const {
@@ -1209,7 +1171,7 @@ class mapped_log {
         for (;;) {
             const std::uint64_t k = l.front_pos / D;
             if (k != l.read_k || l.read_data == nullptr) {
-                l.read_data = segment_data(k, l.front_pos % D);
+                l.read_data = segment_data(k);
                 l.read_k = k;
             }
             std::byte* data = l.read_data;
@@ -1511,9 +1473,9 @@ class mapped_log {
         return from < to && (pos == from || pos == first_record_of_claim(from, to));
     }
 
-    std::byte* producer_segment(std::uint64_t k, std::size_t from = 0) {
+    std::byte* producer_segment(std::uint64_t k) {
         if (local_->segment_k != k) {
-            local_->segment_base = map_segment(*m_, k, true, from)->base;
+            local_->segment_base = map_segment(*m_, k, true)->base;
             local_->segment_k = k;
         }
         return local_->segment_base;
@@ -1574,7 +1536,7 @@ class mapped_log {
             next = {t.seq + n, at + bytes};
             // The segments must exist before we claim space in them (a full
             // disk fails here, with nothing claimed).
-            producer_segment(at / D, at % D);
+            producer_segment(at / D);
             if (at != t.pos)
                 map_segment(*m_, t.pos / D, true);
             // Say what we claim before we claim it (see recover_claim).
