@@ -3,6 +3,7 @@
 // an error on append, never a SIGBUS).
 #pragma once
 
+#include <omstream/detail/allocate_file.hpp>
 #include <omstream/error.hpp>
 
 #include <boost/interprocess/exceptions.hpp>
@@ -91,6 +92,12 @@ inline void give_mode(int fd, unsigned mode) noexcept {
         (void)::fchmod(fd, mode);
 }
 
+// The mode of a log's files for a permissions option (or a header's record
+// of it): read and write bits only, the owner's always.
+constexpr unsigned log_file_mode(unsigned requested) noexcept {
+    return (requested & 0666) | 0600;
+}
+
 // The mode of a log's directory for its files' mode: whoever may read or
 // write the files must be able to list and enter the directory and create
 // segments in it (0600 gives 0700, 0660 gives 0770).
@@ -167,8 +174,7 @@ inline std::shared_ptr<mapped_file> map_whole_file(const std::filesystem::path& 
 
 // Makes the file at least `size` bytes with every block allocated.
 inline void preallocate(int fd, std::size_t size, const std::string& what) {
-    const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
-    if (err != 0)
+    if (const int err = allocate_file(fd, size))
         throw_errno(err, what);
 }
 

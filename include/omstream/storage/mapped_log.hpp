@@ -216,7 +216,7 @@ class mapped_log {
         auto m = std::make_shared<detail::log_mapping>();
         m->name = std::string(name);
         m->dir = root / std::string(name);
-        m->mode = (options.template get<permissions_option>(0600) & 0666) | 0600;
+        m->mode = detail::log_file_mode(options.template get<permissions_option>(0600));
         m->durability = options.template get<durability_option>(sync_never);
         m->start = options.template get<start_option>(from_oldest);
         open_log(*m, root, data, fixed ? codec<T>::fixed_size : payload,
@@ -612,7 +612,7 @@ class mapped_log {
             initialise(h, data, payload, capacity, settings, m.mode);
         }
         validate(m);
-        m.mode = (h.file_mode & 0666) | 0600;  // segments get the log's, whoever makes them
+        m.mode = detail::log_file_mode(h.file_mode);  // segments get the log's, whoever makes them
         m.data_size = detail::segment_bytes(h.segment_data);
         m.file_size = detail::segment_header_bytes + m.data_size;
         if (alone && !fresh)

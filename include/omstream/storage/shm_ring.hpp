@@ -10,6 +10,7 @@
 
 #include <omstream/clock.hpp>
 #include <omstream/concepts.hpp>
+#include <omstream/detail/allocate_file.hpp>
 #include <omstream/detail/asymmetric_wait_word.hpp>
 #include <omstream/detail/claim.hpp>
 #include <omstream/detail/frame.hpp>
@@ -104,24 +105,8 @@ inline std::string decimal(uint128 n) {
     return out;
 }
 
-// Backs the first `bytes` of a shared-memory object with memory now. Its
-// pages are otherwise allocated when first touched, and one that /dev/shm
-// cannot supply then is a SIGBUS in whoever touches it (MAP_POPULATE gives
-// up silently). Returns 0 or an errno value.
-inline int preallocate(int fd, std::size_t bytes) noexcept {
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) >= bytes &&
-        static_cast<std::uint64_t>(st.st_blocks) * 512 >= static_cast<std::uint64_t>(st.st_size))
-        return 0;  // every page there already (the usual case for all but the creator)
-    int rc = 0;
-    do
-        rc = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
-    while (rc == EINTR);
-    return rc;
-}
-
-// What preallocate() said, as an omstream::error.
-[[noreturn]] inline void throw_preallocate(int err, const std::string& what, std::size_t bytes) {
+// What allocate_file() said of a shared-memory object, as an omstream::error.
+[[noreturn]] inline void throw_unallocated(int err, const std::string& what, std::size_t bytes) {
     if (err == ENOSPC || err == ENOMEM || err == EFBIG) {
         std::string free_part;
         struct statvfs vfs {};
@@ -644,10 +629,10 @@ class shm_ring {
         // whole segment; an opener the header it reads before it checks it,
         // and the rest below, sized by the checked header.
         if (const int err =
-                detail::preallocate(fd, sized_here ? total : detail::ring_header_bytes)) {
+                detail::allocate_file(fd, sized_here ? total : detail::ring_header_bytes)) {
             if (sized_here)  // half made: the next opener must not find it
                 bip::shared_memory_object::remove(seg.c_str());
-            detail::throw_preallocate(err,
+            detail::throw_unallocated(err,
                                       (sized_here ? "creating" : "opening") +
                                           std::string(" shared-memory stream '") + m->name + "'",
                                       sized_here ? total : static_cast<std::size_t>(size));
@@ -673,8 +658,8 @@ class shm_ring {
         (void)m->learn_geometry();  // validate() checked the capacity
         if (!sized_here) {
             const std::size_t bytes = *detail::ring_segment_bytes(h.capacity, h.slot_size);
-            if (const int err = detail::preallocate(fd, bytes))
-                detail::throw_preallocate(err, "opening shared-memory stream '" + m->name + "'",
+            if (const int err = detail::allocate_file(fd, bytes))
+                detail::throw_unallocated(err, "opening shared-memory stream '" + m->name + "'",
                                           bytes);
         }
         m->lossy = (h.flags & detail::ring_lossy) != 0;
@@ -697,7 +682,8 @@ class shm_ring {
         if (!m->shm.get_size(size) || static_cast<std::size_t>(size) < detail::ring_header_bytes)
             return nullptr;
         // Reading a header page /dev/shm never backed would be a SIGBUS.
-        if (detail::preallocate(m->shm.get_mapping_handle().handle, detail::ring_header_bytes) != 0)
+        if (detail::allocate_file(m->shm.get_mapping_handle().handle, detail::ring_header_bytes) !=
+            0)
             return nullptr;
         m->region = bip::mapped_region(m->shm, bip::read_write);
         m->header = static_cast<detail::ring_header*>(m->region.get_address());
