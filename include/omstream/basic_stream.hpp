@@ -54,8 +54,14 @@ class stream {
                                     accepted_options_t<Emitter>>(),
          ...);
         const auto set = make_options(std::move(options)...);
-        return stream(Storage::open(name, set), make_emitter(set),
-                      set.template get<group_option>("default"),
+        std::string group = set.template get<group_option>("default");
+        // Group names follow the stream names' rules, checked before anything
+        // is created; a storage that keeps them in fixed slots holds them shorter.
+        if constexpr (requires { Storage::max_group_name_length; })
+            detail::check_stream_name(group, "group", Storage::max_group_name_length);
+        else
+            detail::check_stream_name(group, "group");
+        return stream(Storage::open(name, set), make_emitter(set), std::move(group),
                       set.template get<timeout_option>(std::chrono::nanoseconds(-1)));
     }
 
@@ -210,9 +216,7 @@ class stream {
         : storage_(std::move(storage)),
           emitter_(std::move(emitter)),
           group_name_(std::move(group)),
-          timeout_(timeout) {
-        detail::check_stream_name(group_name_, "group");  // group names follow the same rules
-    }
+          timeout_(timeout) {}
 
     template <class Options>
     static Emitter make_emitter(const Options& options) {

@@ -200,6 +200,27 @@ TYPED_TEST_P(storage_suite, invalid_names_are_refused) {
     const std::string longest(200, 'n');
     EXPECT_NO_THROW((void)this->template open<int>(longest));
     TypeParam::remove(longest);
+
+    // Group names: refused at open, before the stream is created, not at the
+    // first poll; a storage that keeps them in fixed slots holds them shorter.
+    using stream_type = stream<typename TestFixture::template storage<int>>;
+    std::size_t group_max = 200;
+    if constexpr (requires { stream_type::storage_type::max_group_name_length; })
+        group_max = stream_type::storage_type::max_group_name_length;
+    const auto name = this->fresh();
+    for (const std::string& bad :
+         {std::string(group_max + 1, 'g'), std::string(".g"), std::string("g/h"), std::string()}) {
+        try {
+            (void)this->template open<int>(name, omstream::group = bad);
+            ADD_FAILURE() << "accepted group '" << bad << "'";
+        } catch (const omstream::error& e) {
+            EXPECT_EQ(e.code(), errc::invalid_name) << bad;
+            EXPECT_NE(std::string(e.what()).find("group name"), std::string::npos) << e.what();
+        }
+    }
+    auto longest_group =
+        this->template open<int>(name, omstream::group = std::string(group_max, 'g'));
+    EXPECT_FALSE(longest_group.poll([](const auto&) {}));  // joins
 }
 
 TYPED_TEST_P(storage_suite, a_record_over_the_maximum_size_is_refused) {
@@ -415,6 +436,52 @@ TYPED_TEST_P(storage_suite, a_waiting_producer_resumes_when_consumers_catch_up) 
     producer.join();
 }
 
+// A window larger than the bound could never fill: producers would wait for
+// the group and the group for them. The consumer is told at once.
+TYPED_TEST_P(storage_suite, a_window_larger_than_the_capacity_is_refused_not_waited_on) {
+    const auto name = this->fresh();
+    auto consumer =
+        this->template open<std::uint64_t>(name, omstream::size = 9, omstream::capacity = 8);
+    auto expect_refused = [&](auto&& consume) {
+        try {
+            consume();
+            FAIL() << "a count_window of 9 over a capacity of 8 must be refused";
+        } catch (const omstream::error& e) {
+            EXPECT_EQ(e.code(), errc::invalid_option);
+            const std::string what = e.what();
+            EXPECT_NE(what.find("waits for 9 records"), std::string::npos) << what;
+            EXPECT_NE(what.find("at most 8 unprocessed"), std::string::npos) << what;
+        }
+    };
+    expect_refused([&] { (void)consumer.poll([](const auto&) {}); });
+    // apply() throws too rather than sleeping; should it sleep, the watchdog
+    // ends it and the test fails instead of hanging.
+    std::atomic<bool> returned{false};
+    std::thread watchdog([&] {
+        for (int i = 0; i < 500 && !returned.load(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        consumer.stop();
+    });
+    expect_refused([&] { consumer.apply([](const auto&) {}); });
+    returned = true;
+    watchdog.join();
+    // A window that fits exactly, and a larger one with a deadline, still work.
+    auto exact =
+        this->template open<std::uint64_t>(name, omstream::size = 8, omstream::group = "exact");
+    (void)exact.poll([](const auto&) {});
+    auto timed = this->template open<std::uint64_t>(name, omstream::size = 9,
+                                                    omstream::max_wait = std::chrono::hours(1),
+                                                    omstream::group = "timed");
+    (void)timed.poll([](const auto&) {});
+    auto producer = this->template open<std::uint64_t>(name);
+    for (std::uint64_t i = 0; i < 8; ++i)
+        ASSERT_TRUE(producer.try_append(i));
+    std::size_t got = 0;
+    ASSERT_TRUE(exact.poll([&](const auto& w) { got = w.size(); }));
+    EXPECT_EQ(got, 8u);
+    EXPECT_FALSE(timed.poll([](const auto&) {}));  // waits for its deadline, refused nothing
+}
+
 // Consumers answer repeated polls from what the emitter last said (without
 // asking it again) while nothing changes: a new record, or the emitter's
 // deadline, must still be noticed at once.
@@ -538,6 +605,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     consumers_of_one_group_see_each_record_exactly_once, stop_ends_a_blocked_apply_promptly,
     a_full_bounded_stream_makes_producers_wait_or_refuse,
     a_waiting_producer_resumes_when_consumers_catch_up,
+    a_window_larger_than_the_capacity_is_refused_not_waited_on,
     idle_polls_notice_a_new_record_and_the_deadline_at_once,
     apply_wakes_for_the_deadline_after_idle_polls,
     a_window_comes_with_its_last_record_while_polls_watch_ahead,

@@ -94,6 +94,27 @@ struct picked {
                 "the emitter answered drop(0) without changing its state, which would loop "
                 "forever; fix the emitter's next()");
 }
+// Refuses a wait that can never end: an emitter that waits, with no
+// deadline, for more records than a bounded storage can hold unprocessed
+// (`capacity`; 0: unbounded). Producers would wait for this group and this
+// group for them, forever; a count_window larger than a ring does that.
+[[noreturn, gnu::cold, gnu::noinline]] inline void refuse_unfillable(std::uint64_t needed,
+                                                                     std::uint64_t capacity,
+                                                                     const std::string& stream) {
+    throw error(errc::invalid_option,
+                "stream '" + stream + "': the emitter waits for " + std::to_string(needed) +
+                    " records with no deadline, but the stream holds at most " +
+                    std::to_string(capacity) +
+                    " unprocessed records, so the window could never fill; open the stream "
+                    "with a larger capacity, or use a smaller window or a max_wait");
+}
+inline void check_fillable(const picked& p, std::size_t pending, std::uint64_t capacity,
+                           const std::string& stream) {
+    if (capacity != 0 && p.deadline_ns == std::numeric_limits<std::int64_t>::max() &&
+        pending + p.more > capacity) [[unlikely]]
+        refuse_unfillable(pending + p.more, capacity, stream);
+}
+
 template <class StateChanged>
 void check_picked(const picked& p, std::size_t pending, StateChanged&& state_changed) {
     if (p.count > pending) [[unlikely]]

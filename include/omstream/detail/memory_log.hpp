@@ -309,6 +309,7 @@ class memory_log {
             auto state = g->state;
             const picked p = pick(view, std::span<std::byte, 64>(state));
             if (p.what == action::wait) {
+                detail::check_fillable(p, pending, settings_.capacity, name_);
                 remember_wait(*g, p, idle);
                 return {};
             }

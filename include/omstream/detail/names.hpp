@@ -13,18 +13,22 @@ namespace omstream::detail {
 
 inline constexpr std::size_t max_name_length = 200;
 
-// `kind` says whose name it is ("stream", "group") in the message.
-inline void check_stream_name(std::string_view name, std::string_view kind = "stream") {
+// `kind` says whose name it is ("stream", "group") in the message;
+// `max_length`, how long it may be (shared storages keep group names in
+// fixed slots, so theirs are shorter).
+inline void check_stream_name(std::string_view name, std::string_view kind = "stream",
+                              std::size_t max_length = max_name_length) {
     auto refuse = [&](const std::string& why) {
-        throw error(errc::invalid_name,
-                    std::string(kind) + " name '" + std::string(name.substr(0, 240)) + "' " + why +
-                        "; use 1-200 characters of A-Z a-z 0-9 . _ - not starting "
-                        "with '.'");
+        throw error(errc::invalid_name, std::string(kind) + " name '" +
+                                            std::string(name.substr(0, 240)) + "' " + why +
+                                            "; use 1-" + std::to_string(max_length) +
+                                            " characters of A-Z a-z 0-9 . _ - not starting "
+                                            "with '.'");
     };
     if (name.empty())
         refuse("is empty");
-    if (name.size() > max_name_length)
-        refuse("is longer than 200 characters");
+    if (name.size() > max_length)
+        refuse("is longer than " + std::to_string(max_length) + " characters");
     if (name.front() == '.')
         refuse("starts with '.'");
     for (char c : name) {

@@ -177,6 +177,8 @@ class mapped_log {
     using record_type = T;
     using group_handle = detail::group_member;
     using claim_type = detail::log_claim<T>;
+    // Group names live in fixed slots of the shared group table.
+    static constexpr std::size_t max_group_name_length = detail::shared_group_name_max;
     using accepted_options =
         boost::hana::tuple<boost::hana::type<root_option>, boost::hana::type<segment_size_option>,
                            boost::hana::type<capacity_option>, boost::hana::type<keep_option>,
@@ -387,6 +389,7 @@ class mapped_log {
                 auto state = b.state;
                 const detail::picked p = pick(view, std::span<std::byte, 64>(state));
                 if (p.what == action::wait) {
+                    detail::check_fillable(p, pending, m_->header->capacity, m_->name);
                     if (changed && !cache.propose(me, seen))
                         local_->reset();
                     if (!changed) {

@@ -294,6 +294,8 @@ class shm_ring {
     using record_type = T;
     using group_handle = detail::group_member;
     using claim_type = detail::log_claim<T>;
+    // Group names live in fixed slots of the shared group table.
+    static constexpr std::size_t max_group_name_length = detail::shared_group_name_max;
     using accepted_options =
         boost::hana::tuple<boost::hana::type<capacity_option>,
                            boost::hana::type<permissions_option>, boost::hana::type<lossy_option>>;
@@ -1378,6 +1380,7 @@ class shm_ring {
                     break;
                 }
                 if (p.what == action::wait) {
+                    detail::check_fillable(p, pending, m_->header->capacity, m_->name);
                     if (changed) {
                         propose(seen);  // keep the drops; a retry would redo them
                     } else if constexpr (!Lossy) {
