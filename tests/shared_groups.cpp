@@ -11,12 +11,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <new>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -139,6 +142,153 @@ TEST(shared_groups, a_slot_of_a_dead_creator_is_taken_over) {
     // As earlier versions mark it: the pid alone.
     table->groups[home].status.store((std::uint64_t(dead) << 2) | 1);
     EXPECT_EQ(join_in_child(*table, "g", 4, 4), 0);
+}
+
+// --- removing groups ---------------------------------------------------------
+
+// The number of slots that hold a group named `name`, active or being removed.
+int live_slots_named(detail::group_table& table, const std::string& name) {
+    int n = 0;
+    for (auto& g : table.groups) {
+        const std::uint64_t status = g.status.load();
+        if ((status == detail::group_active || detail::is_removing(status)) &&
+            detail::slot_name(g) == name)
+            ++n;
+    }
+    return n;
+}
+
+TEST(shared_groups, a_group_with_a_live_member_in_another_process_is_not_removed) {
+    shared_table table;
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t member = om::testing::spawn([&] {
+        ::alarm(30);
+        (void)detail::join_group(*table, "g", no_state(), [] { return 0; });
+        char c = 1;
+        (void)!::write(ready[1], &c, 1);
+        ::pause();  // a live member until killed
+        return true;
+    });
+    char c = 0;
+    ASSERT_EQ(::read(ready[0], &c, 1), 1);
+    try {
+        detail::remove_group(*table, "g", "s");
+        ADD_FAILURE() << "removed a group whose member lives";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::in_use);
+        const std::string what = e.what();
+        EXPECT_NE(what.find(std::to_string(member)), std::string::npos) << what;
+        EXPECT_NE(what.find("stream 's'"), std::string::npos) << what;
+    }
+    EXPECT_EQ(live_slots_named(*table, "g"), 1);  // untouched
+    // A member killed with SIGKILL never left; it holds nothing up.
+    om::testing::kill_and_reap(member);
+    EXPECT_TRUE(detail::remove_group(*table, "g", "s"));
+    EXPECT_EQ(live_slots_named(*table, "g"), 0);
+    EXPECT_EQ(detail::lowest_committed(*table), 0u);  // no group: nothing is reused
+    ::close(ready[0]);
+    ::close(ready[1]);
+}
+
+TEST(shared_groups, a_removed_group_leaves_the_probe_of_others_intact) {
+    shared_table table;
+    const std::string other = same_home_as("g");
+    detail::leave_group(detail::join_group(*table, "g", no_state(), [] { return 1; }));
+    detail::leave_group(detail::join_group(*table, other, no_state(), [] { return 2; }));
+    ASSERT_TRUE(detail::remove_group(*table, "g", "s"));
+    EXPECT_FALSE(detail::remove_group(*table, "g", "s"));  // gone already
+    EXPECT_EQ(detail::lowest_committed(*table), 2u);       // only `other` holds records
+    // `other` probes past the removed slot and finds its own group, not a new one.
+    const auto found = detail::join_group(*table, other, no_state(), [] { return 99; });
+    detail::group_block b;
+    detail::snapshot(*found.group, b);
+    EXPECT_EQ(b.next, 2u);
+    detail::leave_group(found);
+    // "g" starts again, from where a new group starts, in its own slot.
+    const auto again = detail::join_group(*table, "g", no_state(), [] { return 5; });
+    detail::snapshot(*again.group, b);
+    EXPECT_EQ(b.next, 5u);
+    EXPECT_EQ(again.group, &table->groups[detail::fnv1a("g") % detail::shared_max_groups]);
+    EXPECT_EQ(live_slots_named(*table, "g"), 1);
+    EXPECT_EQ(live_slots_named(*table, other), 1);
+    detail::leave_group(again);
+}
+
+TEST(shared_groups, a_group_whose_remover_died_stays) {
+    shared_table table;
+    detail::leave_group(detail::join_group(*table, "g", no_state(), [] { return 8; }));
+    const pid_t dead = om::testing::spawn([] { return true; });
+    om::testing::wait_exit(dead);
+    auto& slot = table->groups[detail::fnv1a("g") % detail::shared_max_groups];
+    slot.status.store(detail::joining_status(static_cast<std::uint32_t>(dead), 1) |
+                      detail::group_removing_bit);
+    EXPECT_EQ(join_in_child(*table, "g", 0, 8), 0);  // the group as it was
+    EXPECT_EQ(slot.status.load(), detail::group_active);
+}
+
+// Members joining and leaving in several processes while another removes
+// the group over and over: never two groups of one name, and every join
+// ends in a member of the one group.
+TEST(shared_groups, joins_racing_removals_never_make_two_groups_of_one_name) {
+    shared_table table;
+    struct flags {
+        std::atomic<int> go{0}, done{0};
+    };
+    void* shared =
+        ::mmap(nullptr, sizeof(flags), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(shared, MAP_FAILED);
+    auto* f = new (shared) flags;
+    constexpr int joiners = 3, rounds = 20000;
+    std::vector<pid_t> children;
+    for (int j = 0; j < joiners; ++j)
+        children.push_back(om::testing::spawn([&] {
+            ::alarm(60);
+            while (f->go.load() == 0) {
+            }
+            bool ok = true;
+            for (int i = 0; i < rounds && ok; ++i) {
+                const auto m = detail::join_group(*table, "g", no_state(), [] { return 0; });
+                const std::uint64_t status = m.group->status.load();
+                // A member of a group that is removed, or whose slot was freed
+                // under it, is what the protocol rules out.
+                ok = (status == detail::group_active || detail::is_removing(status)) &&
+                     detail::group_member::owner_token(
+                         m.index, m.group->members[m.index].token.load()) == m.token;
+                detail::leave_group(m);
+            }
+            ++f->done;
+            return ok;
+        }));
+    const pid_t remover = om::testing::spawn([&] {
+        ::alarm(60);
+        while (f->go.load() == 0) {
+        }
+        int removed = 0, refused = 0;
+        while (f->done.load() < joiners) {
+            try {
+                removed += detail::remove_group(*table, "g", "s") ? 1 : 0;
+            } catch (const om::error& e) {
+                if (e.code() != om::errc::in_use)
+                    return false;
+                ++refused;
+            }
+            if (live_slots_named(*table, "g") > 1)
+                return false;
+        }
+        std::printf("removed %d times, refused %d times (a member lived)\n", removed, refused);
+        return removed > 0;  // the group went and came again under the joiners
+    });
+    f->go = 1;
+    for (pid_t child : children)
+        EXPECT_EQ(om::testing::wait_exit(child), 0);
+    EXPECT_EQ(om::testing::wait_exit(remover), 0);
+    ::munmap(shared, sizeof(flags));
+    EXPECT_LE(live_slots_named(*table, "g"), 1);
+    int named = 0;
+    for (auto& g : table->groups)
+        named += g.status.load() != detail::group_free && detail::slot_name(g) == "g" ? 1 : 0;
+    EXPECT_EQ(named, 1);  // one slot for the name, whatever its state
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ enum class errc {
     stopped,            // the operation was interrupted by stop()
     io_error,           // any other operating-system failure
     inherited_handle,   // a handle of a shared storage used in a child of fork()
+    in_use,             // a consumer group still has live members
 };
 
 namespace detail {
@@ -54,6 +55,8 @@ class error_category_impl final : public std::error_category {
                 return "i/o error";
             case errc::inherited_handle:
                 return "handle inherited through fork()";
+            case errc::in_use:
+                return "in use";
         }
         return "unknown omstream error";
     }

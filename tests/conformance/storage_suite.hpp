@@ -482,6 +482,59 @@ TYPED_TEST_P(storage_suite, a_window_larger_than_the_capacity_is_refused_not_wai
     EXPECT_FALSE(timed.poll([](const auto&) {}));  // waits for its deadline, refused nothing
 }
 
+// A group nobody consumes in any more would hold records back for good:
+// removing it lets producers go on, and its name then starts a new group.
+TYPED_TEST_P(storage_suite, a_removed_group_holds_nothing_back_and_its_name_starts_afresh) {
+    using storage_type = typename TestFixture::template storage<std::uint64_t>;
+    const auto name = this->fresh();
+    auto producer = this->template open<std::uint64_t>(name, omstream::capacity = 4);
+    auto live = this->template open<std::uint64_t>(name, omstream::group = "live");
+    (void)live.poll([](const auto&) {});
+    auto group_names = [&] {
+        std::vector<std::string> names;
+        for (const auto& g : producer.metadata().groups)
+            names.push_back(g.name);
+        std::sort(names.begin(), names.end());
+        return names;
+    };
+    {
+        auto gone = this->template open<std::uint64_t>(name, omstream::group = "gone");
+        (void)gone.poll([](const auto&) {});  // joins, processes nothing
+        for (std::uint64_t i = 0; i < 4; ++i)
+            ASSERT_TRUE(producer.try_append(i));
+        // While a handle consumes in it, the group stays.
+        try {
+            (void)storage_type::remove_group(name, "gone");
+            ADD_FAILURE() << "removed a group with an open handle";
+        } catch (const omstream::error& e) {
+            EXPECT_EQ(e.code(), errc::in_use);
+            EXPECT_NE(std::string(e.what()).find("'gone'"), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_EQ(this->drain(live).size(), 4u);
+    EXPECT_FALSE(producer.try_append(4));  // "gone" holds them, though nobody consumes there
+    EXPECT_EQ(group_names(), (std::vector<std::string>{"gone", "live"}));
+
+    EXPECT_TRUE(storage_type::remove_group(name, "gone"));
+    EXPECT_EQ(group_names(), (std::vector<std::string>{"live"}));
+    EXPECT_TRUE(producer.try_append(4));
+    EXPECT_FALSE(storage_type::remove_group(name, "gone"));  // no such group any more
+    EXPECT_FALSE(storage_type::remove_group(name, "never"));
+    EXPECT_FALSE(storage_type::remove_group(name + "-absent", "gone"));  // no such stream
+    EXPECT_THROW((void)storage_type::remove_group(name, "../g"), omstream::error);
+
+    // The name starts a new group, which gets what is appended from now on.
+    auto again = this->template open<std::uint64_t>(name, omstream::group = "gone");
+    std::vector<std::uint64_t> got;
+    auto take = [&](const auto& w) { got.insert(got.end(), w.begin(), w.end()); };
+    (void)again.poll(take);
+    ASSERT_TRUE(producer.try_append(5));
+    while (again.poll(take)) {
+    }
+    ASSERT_FALSE(got.empty());
+    EXPECT_EQ(got.back(), 5u);
+}
+
 // Consumers answer repeated polls from what the emitter last said (without
 // asking it again) while nothing changes: a new record, or the emitter's
 // deadline, must still be noticed at once.
@@ -606,6 +659,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     a_full_bounded_stream_makes_producers_wait_or_refuse,
     a_waiting_producer_resumes_when_consumers_catch_up,
     a_window_larger_than_the_capacity_is_refused_not_waited_on,
+    a_removed_group_holds_nothing_back_and_its_name_starts_afresh,
     idle_polls_notice_a_new_record_and_the_deadline_at_once,
     apply_wakes_for_the_deadline_after_idle_polls,
     a_window_comes_with_its_last_record_while_polls_watch_ahead,

@@ -93,6 +93,7 @@ struct memory_group {
     std::uint64_t next_ticket = 1;
     std::uint64_t windows = 0, late = 0, expired = 0;
     std::uint64_t version = 0;  // moves on whenever a claim changes the group
+    std::uint32_t members = 0;  // handles joined to it: remove_group() waits for none
 
     std::uint64_t committed() const noexcept {
         std::uint64_t low = next.seq;
@@ -259,8 +260,10 @@ class memory_log {
     memory_group* join(std::string_view name, std::span<const std::byte> initial_state) {
         std::lock_guard lock(groups_mutex_);
         for (auto& g : groups_)
-            if (g.name == name)
+            if (g.name == name) {
+                ++g.members;
                 return &g;
+            }
         // Without keep, what every group has processed is gone, even while
         // its chunk waits to be released: a new group starts after it.
         const std::uint64_t released = released_below();
@@ -271,8 +274,35 @@ class memory_log {
                         std::min(initial_state.size(), g.state.size()));
         g.next = advanced({oldest_, 0, oldest_->first_seq},
                           std::max(released, oldest_->first_seq) - oldest_->first_seq);
+        g.members = 1;
         update_watermark();
         return &g;
+    }
+
+    // A handle closed: it is no member of `g` any more.
+    void leave(memory_group* g) noexcept {
+        std::lock_guard lock(groups_mutex_);
+        --g->members;
+    }
+
+    // Forgets the group `name`, so that it holds no records back; refused
+    // while a handle consumes in it. False when there is no such group.
+    bool remove_group(std::string_view name) {
+        std::lock_guard lock(groups_mutex_);
+        auto it = std::find_if(groups_.begin(), groups_.end(),
+                               [&](const memory_group& g) { return g.name == name; });
+        if (it == groups_.end())
+            return false;
+        if (it->members != 0)
+            throw error(errc::in_use, "group '" + std::string(name) + "' of stream '" + name_ +
+                                          "' has " + std::to_string(it->members) + " open handle" +
+                                          (it->members == 1 ? "" : "s") +
+                                          " consuming in it; close them before removing the group");
+        // What every group processed stays released for groups to come.
+        released_floor_ = released_below();
+        groups_.erase(it);
+        settled();  // wakes producers that waited for its room
+        return true;
     }
 
     // Hands out the group's next window: an abandoned one first (S9), else
@@ -640,7 +670,9 @@ class memory_log {
     // keep=False), even while its chunk waits to be released or reused:
     // records below this are not retained. Under groups_mutex_.
     std::uint64_t released_below() const noexcept {
-        return settings_.keep || groups_.empty() ? 0 : watermark_.load();
+        if (settings_.keep)
+            return 0;
+        return groups_.empty() ? released_floor_ : std::max(released_floor_, watermark_.load());
     }
 
     // The cursor `count` published records after `c`.
@@ -691,8 +723,8 @@ class memory_log {
     }
 
     void update_watermark() noexcept {
-        std::uint64_t low =
-            groups_.empty() ? oldest_->first_seq : std::numeric_limits<std::uint64_t>::max();
+        std::uint64_t low = groups_.empty() ? std::max(oldest_->first_seq, released_below())
+                                            : std::numeric_limits<std::uint64_t>::max();
         for (const auto& g : groups_)
             low = std::min(low, g.committed());
         watermark_.store(low, std::memory_order_release);
@@ -759,6 +791,8 @@ class memory_log {
     memory_chunk* oldest_;            // first chunk still held
     std::list<memory_group> groups_;  // a list: handles point into it
     std::uint64_t dropped_ = 0;
+    std::uint64_t released_floor_ =
+        0;                          // released by groups that were removed (see released_below())
     std::int64_t last_now_ns_ = 0;  // consumers' clock at the last claim, for max_age
 };
 

@@ -87,7 +87,24 @@ struct group_table {
 
 inline constexpr std::uint64_t group_free = 0;
 inline constexpr std::uint64_t group_active = 2;
+// A removed group keeps its slot and its name (a tombstone): names that
+// probe past it still find their groups further on, and only a group of
+// the same name is created in it again. It holds no records back.
+inline constexpr std::uint64_t group_removed = 1;
+// Bit 1 of a "being set up" status (see joining_status()): the group is
+// active and its remover is checking that no member lives; should the
+// remover die, the group stays as it was.
+inline constexpr std::uint64_t group_removing_bit = 2;
 inline constexpr std::uint64_t initial_block = 0xff;
+
+inline bool is_removing(std::uint64_t status) noexcept {
+    return (status & 3) == 3;
+}
+// Whether a slot in `status` may hold records back: every slot but a free or
+// a removed one (a group being set up holds back from where it will start).
+inline bool holds_records(std::uint64_t status) noexcept {
+    return status != group_free && status != group_removed;
+}
 
 // A group being set up names its creator in `status`: bit 0 set, the pid in
 // bits 2-33 (what earlier versions stored, and all they read back) and, in
@@ -106,8 +123,11 @@ inline std::uint64_t joining_status(std::uint32_t pid, std::uint64_t start_time)
     return status;
 }
 
-// Whether the process that is setting a group up (`status`, see above) still runs.
+// Whether the process that is setting a group up or removing it (`status`,
+// see above) still runs.
 inline bool creator_alive(std::uint64_t status) noexcept {
+    if (status == group_removed)
+        return false;
     const auto pid = static_cast<std::uint32_t>(status >> 2);
     if ((status & creator_start_known) == 0)
         return process_alive(pid, 0);  // an earlier version's mark
@@ -278,36 +298,52 @@ inline void check_group_name(std::string_view name) {
                         "with '.'; choose another group name");
 }
 
-// Finds or creates the group `name` (probing from its hash, so that two
-// processes creating it at once meet in the same slot) and takes a member
-// slot in it. `start` gives the first record of a new group; `stream`, the
-// stream's name for messages.
+inline void leave_group(const group_member& me) noexcept {
+    if (me.group == nullptr)
+        return;
+    std::uint64_t token = me.group->members[me.index].token.load(std::memory_order_relaxed);
+    if (group_member::owner_token(me.index, token) == me.token)
+        me.group->members[me.index].token.compare_exchange_strong(token, 0,
+                                                                  std::memory_order_acq_rel);
+}
+
+inline std::string_view slot_name(const group_slot& g) noexcept {
+    return {g.name, std::min<std::size_t>(g.name_length, shared_group_name_max)};
+}
+
+inline std::string stream_words(std::string_view stream) {
+    return stream.empty() ? std::string("stream") : "stream '" + std::string(stream) + "'";
+}
+
+// Finds the group `name`, or creates it (probing from its hash, so that two
+// processes creating it at once meet in the same slot). `start` gives the
+// first record of a new group; `stream`, the stream's name for messages.
 template <class Start>
-group_member join_group(group_table& table, std::string_view name,
-                        std::span<const std::byte> initial_state, Start&& start,
-                        std::string_view stream = {}) {
-    auto which = [&] {
-        return stream.empty() ? std::string("stream") : "stream '" + std::string(stream) + "'";
-    };
-    check_group_name(name);
-    const process_id me = process_id::self();
+group_slot& find_or_create_group(group_table& table, std::string_view name,
+                                 std::span<const std::byte> initial_state, Start& start,
+                                 const process_id& me, std::string_view stream) {
     const std::size_t home = fnv1a(name) % shared_max_groups;
-    group_slot* found = nullptr;
-    for (std::size_t probe = 0; probe < shared_max_groups && found == nullptr;) {
+    for (std::size_t probe = 0; probe < shared_max_groups;) {
         group_slot& g = table.groups[(home + probe) % shared_max_groups];
         std::uint64_t status = g.status.load(std::memory_order_acquire);
-        if (status == group_active) {
-            if (std::string_view(
-                    g.name, std::min<std::size_t>(g.name_length, shared_group_name_max)) == name)
-                found = &g;
-            ++probe;
-            continue;
-        }
-        if (status != group_free) {  // being set up: wait, or take over from a dead creator
+        if (status == group_active || status == group_removed) {
+            if (slot_name(g) != name) {
+                ++probe;
+                continue;
+            }
+            if (status == group_active)
+                return g;
+            // Our removed group: created again in its own slot, below.
+        } else if (status != group_free) {  // being set up or removed
             if (creator_alive(status)) {
                 std::this_thread::yield();
                 continue;
             }
+            if (is_removing(status)) {  // its remover died: the group stays
+                g.status.compare_exchange_strong(status, group_active, std::memory_order_acq_rel);
+                continue;
+            }
+            // A creator that died: take its slot over.
         }
         const std::uint64_t mine = joining_status(me.pid, me.start_time);
         if (!g.status.compare_exchange_strong(status, mine, std::memory_order_acq_rel))
@@ -321,13 +357,15 @@ group_member join_group(group_table& table, std::string_view name,
         } catch (...) {
             // Give the slot back, or every later join of this group (and of
             // any group probing past it) would wait for us while we live.
-            // Nothing else of the slot was published: joiners see it free
-            // (release: after our writes to the name) or, later, made whole.
-            // A compare-and-swap: should someone have taken the slot over
-            // meanwhile (judging us dead), it is theirs.
-            g.name_length = 0;
+            // Nothing else of the slot was published: joiners see it as it
+            // was (release: after our writes to the name) or, later, made
+            // whole. A compare-and-swap: should someone have taken the slot
+            // over meanwhile (judging us dead), it is theirs.
+            const std::uint64_t before = status;
+            if (before != group_removed)
+                g.name_length = 0;
             std::uint64_t ours = mine;
-            g.status.compare_exchange_strong(ours, group_free, std::memory_order_release,
+            g.status.compare_exchange_strong(ours, before, std::memory_order_release,
                                              std::memory_order_relaxed);
             throw;
         }
@@ -336,32 +374,118 @@ group_member join_group(group_table& table, std::string_view name,
                         std::min(initial_state.size(), initial.state.size()));
         store_words(initial, g.initial);
         g.committed.store(initial.next, std::memory_order_relaxed);
-        g.current.store((std::uint64_t{1} << 8) | initial_block, std::memory_order_relaxed);
+        // Versions only grow, also over a group created again in its slot:
+        // no cached block of the old group can pass for the new one's.
+        const std::uint64_t version = (g.current.load(std::memory_order_relaxed) >> 8) + 1;
+        g.current.store(version << 8 | initial_block, std::memory_order_relaxed);
         g.status.store(group_active, std::memory_order_release);
-        found = &g;
+        return g;
     }
-    if (found == nullptr)
-        throw error(errc::full, which() + " has " + std::to_string(shared_max_groups) +
-                                    " consumer groups already; reuse a group name");
+    throw error(errc::full, stream_words(stream) + " has " + std::to_string(shared_max_groups) +
+                                " consumer groups already (removed ones included: only their "
+                                "own names can use their slots again); reuse a group name");
+}
 
+// Finds or creates the group `name` (see find_or_create_group()) and takes
+// a member slot in it.
+template <class Start>
+group_member join_group(group_table& table, std::string_view name,
+                        std::span<const std::byte> initial_state, Start&& start,
+                        std::string_view stream = {}) {
+    check_group_name(name);
+    const process_id me = process_id::self();
     const std::uint64_t slot_token_base = std::uint64_t{me.pid};
-    for (std::uint32_t i = 0; i < shared_max_members; ++i) {
-        member_slot& m = found->members[i];
-        std::uint64_t token = m.token.load(std::memory_order_acquire);
-        const bool free = token == 0;
-        if (!free && process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu),
-                                   m.start_time.load(std::memory_order_relaxed)))
-            continue;
-        const std::uint64_t generation = ((token >> 32) + 1) & 0xff'ffff;
-        const std::uint64_t mine = generation << 32 | slot_token_base;
-        if (!m.token.compare_exchange_strong(token, mine, std::memory_order_acq_rel))
-            continue;
-        m.start_time.store(me.start_time, std::memory_order_relaxed);
-        return {found, i, group_member::owner_token(i, mine)};
+    for (;;) {
+        group_slot& found = find_or_create_group(table, name, initial_state, start, me, stream);
+        group_member member;
+        for (std::uint32_t i = 0; i < shared_max_members && member.group == nullptr; ++i) {
+            member_slot& m = found.members[i];
+            std::uint64_t token = m.token.load(std::memory_order_acquire);
+            const bool free = token == 0;
+            if (!free && process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu),
+                                       m.start_time.load(std::memory_order_relaxed)))
+                continue;
+            const std::uint64_t generation = ((token >> 32) + 1) & 0xff'ffff;
+            const std::uint64_t mine = generation << 32 | slot_token_base;
+            if (!m.token.compare_exchange_strong(token, mine, std::memory_order_seq_cst))
+                continue;
+            m.start_time.store(me.start_time, std::memory_order_relaxed);
+            member = {&found, i, group_member::owner_token(i, mine)};
+        }
+        if (member.group == nullptr)
+            throw error(errc::full, "group '" + std::string(name) + "' of " + stream_words(stream) +
+                                        " has " + std::to_string(shared_max_members) +
+                                        " live members already; stop one or use another group");
+        // remove_group() marks the group, then looks for members; we took
+        // our slot, then look at the mark (both sequentially consistent):
+        // one of us sees the other. If it is being removed, look again.
+        if (found.status.load(std::memory_order_seq_cst) == group_active)
+            return member;
+        leave_group(member);
     }
-    throw error(errc::full, "group '" + std::string(name) + "' of " + which() + " has " +
-                                std::to_string(shared_max_members) +
-                                " live members already; stop one or use another group");
+}
+
+// Removes the group `name`: its slot holds nothing back any more, and a
+// later join of that name starts a new group. Refused (errc::in_use) while
+// a member lives. Returns false when there is no such group.
+inline bool remove_group(group_table& table, std::string_view name, std::string_view stream) {
+    check_group_name(name);
+    const process_id me = process_id::self();
+    const std::size_t home = fnv1a(name) % shared_max_groups;
+    for (std::size_t probe = 0; probe < shared_max_groups;) {
+        group_slot& g = table.groups[(home + probe) % shared_max_groups];
+        std::uint64_t status = g.status.load(std::memory_order_acquire);
+        if (status == group_free)
+            return false;  // the end of the names that share our probe
+        if (status != group_active && status != group_removed) {
+            if (creator_alive(status)) {
+                std::this_thread::yield();
+                continue;
+            }
+            if (is_removing(status))
+                g.status.compare_exchange_strong(status, group_active, std::memory_order_acq_rel);
+            else
+                ++probe;  // a creator died before naming its group: none of ours
+            continue;
+        }
+        if (slot_name(g) != name) {
+            ++probe;
+            continue;
+        }
+        if (status == group_removed)
+            return false;
+        const std::uint64_t removing = joining_status(me.pid, me.start_time) | group_removing_bit;
+        if (!g.status.compare_exchange_strong(status, removing, std::memory_order_seq_cst))
+            continue;
+        std::string live;
+        std::size_t live_count = 0;
+        for (auto& m : g.members) {
+            const std::uint64_t token = m.token.load(std::memory_order_seq_cst);
+            const auto pid = static_cast<std::uint32_t>(token & 0xffff'ffffu);
+            if (token != 0 && process_alive(pid, m.start_time.load(std::memory_order_relaxed))) {
+                live += (live_count++ == 0 ? "" : ", ") + std::to_string(pid);
+            }
+        }
+        if (live_count != 0) {
+            g.status.store(group_active, std::memory_order_release);
+            throw error(errc::in_use,
+                        "group '" + std::string(name) + "' of " + stream_words(stream) + " has " +
+                            std::to_string(live_count) + " live member" +
+                            (live_count == 1 ? "" : "s") + " (process " + live +
+                            "); close their stream handles before removing the group");
+        }
+        // Free the slots of dead members; a slot taken since we looked is a
+        // joiner's who will see the mark and leave it again.
+        for (auto& m : g.members) {
+            std::uint64_t token = m.token.load(std::memory_order_relaxed);
+            if (token != 0 && !process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu),
+                                             m.start_time.load(std::memory_order_relaxed)))
+                m.token.compare_exchange_strong(token, 0, std::memory_order_relaxed);
+        }
+        g.status.store(group_removed, std::memory_order_seq_cst);
+        return true;
+    }
+    return false;
 }
 
 // The lowest position any group still needs: producers reuse nothing below
@@ -370,7 +494,7 @@ inline std::uint64_t lowest_committed(group_table& table) noexcept {
     std::uint64_t low = ~std::uint64_t{0};
     bool any = false;
     for (auto& g : table.groups) {
-        if (g.status.load(std::memory_order_acquire) == group_free)
+        if (!holds_records(g.status.load(std::memory_order_acquire)))
             continue;
         any = true;
         low = std::min(low, g.committed.load(std::memory_order_acquire));
@@ -403,15 +527,6 @@ inline std::uint64_t window_to_take_over(const group_member& me, const group_blo
         if (b.handed_out[i].owner != me.token && owner_gone(*me.group, b.handed_out[i].owner))
             return i;
     return b.out;
-}
-
-inline void leave_group(const group_member& me) noexcept {
-    if (me.group == nullptr)
-        return;
-    std::uint64_t token = me.group->members[me.index].token.load(std::memory_order_relaxed);
-    if (group_member::owner_token(me.index, token) == me.token)
-        me.group->members[me.index].token.compare_exchange_strong(token, 0,
-                                                                  std::memory_order_acq_rel);
 }
 
 // Where in `b.handed_out` our window starting at `first_seq` is; `b.out`

@@ -253,27 +253,63 @@ class mapped_log {
                    : 0;
     }
 
+    // The header of the log in `dir` (any record type), mapped without
+    // opening the log; nothing when it is not a log of this format version.
+    // Throws when the header cannot be mapped.
+    static std::unique_ptr<detail::log_mapping> map_header_only(const std::filesystem::path& dir) {
+        const auto header = dir / "header";
+        auto m = std::make_unique<detail::log_mapping>();
+        m->name = dir.filename().string();
+        m->dir = dir;
+        m->header_file = detail::map_whole_file(header, "reading " + header.string());
+        if (m->header_file->size < detail::log_header_bytes)
+            return nullptr;
+        m->header = reinterpret_cast<detail::log_header*>(m->header_file->base);
+        if (m->header->magic != detail::log_magic ||
+            m->header->version != detail::log_format_version ||
+            m->header->ready.load(std::memory_order_acquire) != 1)
+            return nullptr;
+        return m;
+    }
+
+    // Removes the consumer group `group` of the log `name` under `root` (any
+    // record type): it holds no segment back any more, leaves metadata, and
+    // a later consumer of that name starts a new group. Refused with
+    // errc::in_use while a member of it lives. Returns false when there is
+    // no such log or group.
+    static bool remove_group(std::string_view name, std::string_view group,
+                             const std::filesystem::path& root = {}) {
+        detail::check_stream_name(name);
+        const auto dir = (root.empty() ? detail::default_log_root() : root) / std::string(name);
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(dir / "header", ec))
+            return false;
+        auto m = map_header_only(dir);
+        if (!m)
+            throw error(errc::corrupt, "removing group '" + std::string(group) + "' of log '" +
+                                           std::string(name) + "': " + (dir / "header").string() +
+                                           " is not a log header of this version (format " +
+                                           std::to_string(detail::log_format_version) +
+                                           "), or is still being created; nothing was removed");
+        const bool removed = detail::remove_group(m->header->groups, group, name);
+        if (removed)
+            m->header->space.wake();  // producers may have waited for its room
+        return removed;
+    }
+
     // The logs under `root` (any record type), with their metadata.
     static std::vector<stream_metadata> list(const std::filesystem::path& root = {}) {
         std::vector<stream_metadata> out;
         std::error_code ec;
         const auto where = root.empty() ? detail::default_log_root() : root;
         for (const auto& entry : std::filesystem::directory_iterator(where, ec)) {
-            const auto header = entry.path() / "header";
-            if (!std::filesystem::is_regular_file(header, ec))
+            if (!std::filesystem::is_regular_file(entry.path() / "header", ec))
                 continue;
             try {
-                detail::log_mapping m;
-                m.name = entry.path().filename().string();
-                m.dir = entry.path();
-                m.header_file = detail::map_whole_file(header, "reading " + header.string());
-                if (m.header_file->size < detail::log_header_bytes)
+                auto found = map_header_only(entry.path());
+                if (!found)
                     continue;
-                m.header = reinterpret_cast<detail::log_header*>(m.header_file->base);
-                if (m.header->magic != detail::log_magic ||
-                    m.header->version != detail::log_format_version ||
-                    m.header->ready.load(std::memory_order_acquire) != 1)
-                    continue;
+                detail::log_mapping& m = *found;
                 auto md = detail::log_metadata(m);
                 md.first_seq = first_seq_on_disk(m);
                 md.retained = md.appended - std::min(md.appended, md.first_seq);
@@ -767,8 +803,13 @@ class mapped_log {
         new (&h.space) detail::wait_word();
         // Groups: windows that were out come again (S9); nobody is past the end.
         for (auto& g : h.groups.groups) {
-            if (g.status.load() != detail::group_active) {
-                g.status.store(detail::group_free);
+            const std::uint64_t status = g.status.load();
+            if (status == detail::group_removed)
+                continue;  // a tombstone stays: names probing past it find their groups
+            if (detail::is_removing(status)) {
+                g.status.store(detail::group_active);  // its remover died: the group stays
+            } else if (status != detail::group_active) {
+                g.status.store(detail::group_free);  // a creator that died
                 continue;
             }
             detail::group_block b;
@@ -1729,7 +1770,7 @@ class mapped_log {
             bool any_group = false;
             for (auto& g : h.groups.groups)
                 any_group =
-                    any_group || g.status.load(std::memory_order_acquire) != detail::group_free;
+                    any_group || detail::holds_records(g.status.load(std::memory_order_acquire));
             const bool processed =
                 !settings_keep() && any_group && detail::lowest_committed(h.groups) >= *next_first;
             const bool aged = h.max_age_ns > 0 && now_ns != no_age_check &&

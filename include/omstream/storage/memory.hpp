@@ -32,6 +32,7 @@ struct memory_registry {
         std::shared_ptr<void> log;
         std::uint64_t fingerprint;
         std::string layout;
+        bool (*remove_group)(void* log, std::string_view group);  // knows the log's type
     };
     std::mutex mutex;
     std::map<std::string, entry, std::less<>> streams;
@@ -87,9 +88,13 @@ class memory {
             return memory(std::static_pointer_cast<detail::memory_log<T>>(found.log));
         }
         auto log = std::make_shared<detail::memory_log<T>>(std::string(name), settings);
-        reg.streams.emplace(std::string(name),
-                            detail::memory_registry::entry{log, record_traits<T>::fingerprint(),
-                                                           record_traits<T>::layout()});
+        reg.streams.emplace(
+            std::string(name),
+            detail::memory_registry::entry{
+                log, record_traits<T>::fingerprint(), record_traits<T>::layout(),
+                [](void* erased, std::string_view group) {
+                    return static_cast<detail::memory_log<T>*>(erased)->remove_group(group);
+                }});
         return memory(std::move(log));
     }
 
@@ -98,6 +103,28 @@ class memory {
         auto& reg = registry();
         std::lock_guard lock(reg.mutex);
         return reg.streams.erase(std::string(name)) != 0;
+    }
+
+    // Removes the consumer group `group` of the stream `name` (any record
+    // type): it holds no records back any more (producers waiting for it go
+    // on), leaves metadata, and a later consumer of that name starts a new
+    // group. Refused with errc::in_use while a handle consumes in it.
+    // Returns false when there is no such stream or group.
+    static bool remove_group(std::string_view name, std::string_view group) {
+        detail::check_stream_name(name);
+        detail::check_stream_name(group, "group");
+        std::shared_ptr<void> log;
+        bool (*remove)(void*, std::string_view) = nullptr;
+        {
+            auto& reg = registry();
+            std::lock_guard lock(reg.mutex);
+            auto it = reg.streams.find(name);
+            if (it == reg.streams.end())
+                return false;
+            log = it->second.log;
+            remove = it->second.remove_group;
+        }
+        return remove(log.get(), group);
     }
 
     // Names of the memory streams of this process.
@@ -140,7 +167,9 @@ class memory {
     }
 
     group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
-        return log_->join(group, initial_state);
+        joined_ =
+            std::shared_ptr<detail::memory_group>(log_->join(group, initial_state), leave{log_});
+        return joined_.get();
     }
     template <class Pick>
     claim_type claim(group_handle group, const detail::lazy_now& now,
@@ -160,8 +189,17 @@ class memory {
 
     static detail::memory_registry& registry() { return detail::memory_registry::instance(); }
 
+    // Gives the handle's membership up when its last copy closes
+    // (remove_group()); it holds the log, so that the log outlives the
+    // membership in any order of destruction or move.
+    struct leave {
+        std::shared_ptr<detail::memory_log<T>> log;
+        void operator()(detail::memory_group* g) const noexcept { log->leave(g); }
+    };
+
     std::shared_ptr<detail::memory_log<T>> log_;
     detail::memory_idle idle_;  // this handle's, not the group's
+    std::shared_ptr<detail::memory_group> joined_;
 };
 
 }  // namespace omstream

@@ -359,6 +359,34 @@ class shm_ring {
             detail::segment_name(name).c_str());
     }
 
+    // Removes the consumer group `group` of the stream `name` (any record
+    // type): it holds no records back any more (producers waiting for it go
+    // on), leaves metadata, and a later consumer of that name starts a new
+    // group. Refused with errc::in_use while a member of it lives. Returns
+    // false when there is no such stream or group.
+    static bool remove_group(std::string_view name, std::string_view group) {
+        detail::check_stream_name(name);
+        const std::string what = "removing group '" + std::string(group) +
+                                 "' of shared-memory stream '" + std::string(name) + "'";
+        std::shared_ptr<detail::ring_mapping> m;
+        try {
+            m = attach_raw(std::string(name));
+        } catch (const boost::interprocess::interprocess_exception& e) {
+            if (e.get_error_code() == boost::interprocess::not_found_error)
+                return false;
+            rethrow_as(what, e);
+        }
+        if (!m)
+            throw error(errc::corrupt, what +
+                                           ": the segment is not a ring of this version (format " +
+                                           std::to_string(detail::ring_format_version) +
+                                           "), or is still being created; nothing was removed");
+        const bool removed = detail::remove_group(m->header->groups, group, name);
+        if (removed)
+            m->header->space.wake();  // producers may have waited for its room
+        return removed;
+    }
+
     // The shared-memory streams on this host (any record type).
     static std::vector<stream_metadata> list() {
         std::vector<stream_metadata> out;
