@@ -54,14 +54,14 @@ class stream {
                                     accepted_options_t<Emitter>>(),
          ...);
         const auto set = make_options(std::move(options)...);
-        std::string group = set.template get<group_option>("default");
+        std::string group_name = set.template get<group_option>("default");
         // Group names follow the stream names' rules, checked before anything
         // is created; a storage that keeps them in fixed slots holds them shorter.
         if constexpr (requires { Storage::max_group_name_length; })
-            detail::check_stream_name(group, "group", Storage::max_group_name_length);
+            detail::check_stream_name(group_name, "group", Storage::max_group_name_length);
         else
-            detail::check_stream_name(group, "group");
-        return stream(Storage::open(name, set), make_emitter(set), std::move(group),
+            detail::check_stream_name(group_name, "group");
+        return stream(Storage::open(name, set), make_emitter(set), std::move(group_name),
                       set.template get<timeout_option>(std::chrono::nanoseconds(-1)));
     }
 
@@ -212,11 +212,12 @@ class stream {
         }
     }
 
-    stream(Storage storage, Emitter emitter, std::string group, std::chrono::nanoseconds timeout)
+    stream(Storage storage, Emitter emitter, std::string group_name,
+           std::chrono::nanoseconds wait_limit)
         : storage_(std::move(storage)),
           emitter_(std::move(emitter)),
-          group_name_(std::move(group)),
-          timeout_(timeout) {}
+          group_name_(std::move(group_name)),
+          timeout_(wait_limit) {}
 
     template <class Options>
     static Emitter make_emitter(const Options& options) {

@@ -47,12 +47,30 @@ concept record = std::is_object_v<T> && !std::is_const_v<T> && encodable<T> && d
 
 // One static_assert per missing part, so that a type that cannot be stored
 // produces one readable error naming what is missing.
+namespace detail {
+template <class Member>
+constexpr void check_member() {
+    static_assert(has_codec<Member>,
+                  "omstream: a member of this BOOST_HANA_DEFINE_STRUCT record cannot be stored "
+                  "(the note 'with Member = ...' names its type): make it trivially copyable, a "
+                  "std::string, a byte buffer or a reflected struct, or give it an "
+                  "omstream::codec specialization");
+}
+}  // namespace detail
+
 template <class T>
 constexpr bool check_record() {
-    static_assert(has_codec<T>,
-                  "omstream: this type cannot be stored as a record: it is not trivially copyable, "
-                  "not a std::string or byte buffer, not a BOOST_HANA_DEFINE_STRUCT struct, and "
-                  "has no omstream::codec<T> specialization");
+    if constexpr (detail::reflected<T> && !std::is_trivially_copyable_v<T> && !has_codec<T>) {
+        boost::hana::for_each(detail::member_types<T>(), [](auto member) {
+            detail::check_member<typename decltype(member)::type>();
+        });
+    } else {
+        static_assert(
+            has_codec<T>,
+            "omstream: this type cannot be stored as a record: it is not trivially copyable, "
+            "not a std::string or byte buffer, not a BOOST_HANA_DEFINE_STRUCT struct, and "
+            "has no omstream::codec<T> specialization");
+    }
     if constexpr (has_codec<T>) {
         static_assert(encodable<T>,
                       "omstream: codec<T> must provide fixed_size, encoded_size(const T&) and "

@@ -192,7 +192,7 @@ struct frame_rules {
 
 inline checked_frame check_frame(const std::byte* data, std::size_t size, std::size_t offset,
                                  std::uint64_t seq, const frame_rules& rules) noexcept {
-    const std::size_t max_payload = rules.max_payload;
+    const std::size_t payload_limit = rules.max_payload;
     checked_frame out;
     if (offset % frame_alignment != 0 || offset + sizeof(std::uint32_t) > size) {
         out.why = "a frame position outside its segment";
@@ -229,11 +229,11 @@ inline checked_frame check_frame(const std::byte* data, std::size_t size, std::s
         out.next_offset = offset + length;
         return out;
     }
-    if (length > max_payload || offset + frame_size(length) > size) {
+    if (length > payload_limit || offset + frame_size(length) > size) {
         out.why = "a record longer than its segment or the log's max_record_size";
         return out;
     }
-    if (rules.exact_size && length != max_payload) {
+    if (rules.exact_size && length != payload_limit) {
         out.why = "a record of another size than its fixed-size type";
         return out;
     }
@@ -253,9 +253,9 @@ inline checked_frame check_frame(const std::byte* data, std::size_t size, std::s
 }
 
 inline checked_frame check_frame(const std::byte* data, std::size_t size, std::size_t offset,
-                                 std::uint64_t seq, std::size_t max_payload,
+                                 std::uint64_t seq, std::size_t payload_limit,
                                  bool check_crc = true) noexcept {
-    return check_frame(data, size, offset, seq, frame_rules{max_payload, false, check_crc});
+    return check_frame(data, size, offset, seq, frame_rules{payload_limit, false, check_crc});
 }
 
 // Recovery of one segment's data: the valid frames from `offset` on, up to
@@ -291,8 +291,8 @@ inline segment_scan scan_segment(const std::byte* data, std::size_t size, std::s
 }
 
 inline segment_scan scan_segment(const std::byte* data, std::size_t size, std::size_t offset,
-                                 std::uint64_t seq, std::size_t max_payload) noexcept {
-    return scan_segment(data, size, offset, seq, frame_rules{max_payload});
+                                 std::uint64_t seq, std::size_t payload_limit) noexcept {
+    return scan_segment(data, size, offset, seq, frame_rules{payload_limit});
 }
 
 }  // namespace omstream::detail

@@ -192,7 +192,7 @@ class mapped_log {
     template <class Options>
     static mapped_log open(std::string_view name, const Options& options) {
         detail::check_stream_name(name);
-        const std::filesystem::path root =
+        const std::filesystem::path root_dir =
             options.template get<root_option>("").empty()
                 ? detail::default_log_root()
                 : std::filesystem::path(options.template get<root_option>(""));
@@ -217,20 +217,21 @@ class mapped_log {
         settings.max_bytes = options.template get<max_bytes_option>(0);
         auto m = std::make_shared<detail::log_mapping>();
         m->name = std::string(name);
-        m->dir = root / std::string(name);
+        m->dir = root_dir / std::string(name);
         m->mode = detail::log_file_mode(options.template get<permissions_option>(0600));
         m->durability = options.template get<durability_option>(sync_never);
         m->start = options.template get<start_option>(from_oldest);
-        open_log(*m, root, data, fixed ? codec<T>::fixed_size : payload,
+        open_log(*m, root_dir, data, fixed ? codec<T>::fixed_size : payload,
                  options.template get<capacity_option>(0), settings);
         return mapped_log(std::move(m));
     }
 
     // Deletes the log's directory; processes that have it open keep reading
     // what they mapped.
-    static bool remove(std::string_view name, const std::filesystem::path& root = {}) {
+    static bool remove(std::string_view name, const std::filesystem::path& root_dir = {}) {
         detail::check_stream_name(name);
-        const auto dir = (root.empty() ? detail::default_log_root() : root) / std::string(name);
+        const auto dir =
+            (root_dir.empty() ? detail::default_log_root() : root_dir) / std::string(name);
         std::error_code ec;
         return std::filesystem::remove_all(dir, ec) > 0;
     }
@@ -272,36 +273,37 @@ class mapped_log {
         return m;
     }
 
-    // Removes the consumer group `group` of the log `name` under `root` (any
+    // Removes the consumer group `group_name` of the log `name` under `root_dir` (any
     // record type): it holds no segment back any more, leaves metadata, and
     // a later consumer of that name starts a new group. Refused with
     // errc::in_use while a member of it lives. Returns false when there is
     // no such log or group.
-    static bool remove_group(std::string_view name, std::string_view group,
-                             const std::filesystem::path& root = {}) {
+    static bool remove_group(std::string_view name, std::string_view group_name,
+                             const std::filesystem::path& root_dir = {}) {
         detail::check_stream_name(name);
-        const auto dir = (root.empty() ? detail::default_log_root() : root) / std::string(name);
+        const auto dir =
+            (root_dir.empty() ? detail::default_log_root() : root_dir) / std::string(name);
         std::error_code ec;
         if (!std::filesystem::is_regular_file(dir / "header", ec))
             return false;
         auto m = map_header_only(dir);
         if (!m)
-            throw error(errc::corrupt, "removing group '" + std::string(group) + "' of log '" +
+            throw error(errc::corrupt, "removing group '" + std::string(group_name) + "' of log '" +
                                            std::string(name) + "': " + (dir / "header").string() +
                                            " is not a log header of this version (format " +
                                            std::to_string(detail::log_format_version) +
                                            "), or is still being created; nothing was removed");
-        const bool removed = detail::remove_group(m->header->groups, group, name);
+        const bool removed = detail::remove_group(m->header->groups, group_name, name);
         if (removed)
             m->header->space.wake();  // producers may have waited for its room
         return removed;
     }
 
-    // The logs under `root` (any record type), with their metadata.
-    static std::vector<stream_metadata> list(const std::filesystem::path& root = {}) {
+    // The logs under `root_dir` (any record type), with their metadata.
+    static std::vector<stream_metadata> list(const std::filesystem::path& root_dir = {}) {
         std::vector<stream_metadata> out;
         std::error_code ec;
-        const auto where = root.empty() ? detail::default_log_root() : root;
+        const auto where = root_dir.empty() ? detail::default_log_root() : root_dir;
         for (const auto& entry : std::filesystem::directory_iterator(where, ec)) {
             if (!std::filesystem::is_regular_file(entry.path() / "header", ec))
                 continue;
@@ -325,8 +327,8 @@ class mapped_log {
 
     template <class Range>
     void append(const Range& records, std::int64_t created_ns,
-                std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) {
-        put(records, detail::stamp_at{created_ns}, timeout, false);
+                std::chrono::nanoseconds wait_limit = std::chrono::nanoseconds(-1)) {
+        put(records, detail::stamp_at{created_ns}, wait_limit, false);
     }
     void append(const T* first, std::size_t n, std::int64_t created_ns) {
         append(std::span<const T>(first, n), created_ns);
@@ -337,9 +339,9 @@ class mapped_log {
     }
     // One record, stamped once its room is claimed (as shm_ring::append_one).
     template <class Stamp>
-    bool append_one(const T& record, Stamp&& stamp, std::chrono::nanoseconds timeout,
+    bool append_one(const T& record, Stamp&& stamp, std::chrono::nanoseconds wait_limit,
                     bool try_only) {
-        return put(std::span<const T>(&record, 1), stamp, timeout, try_only);
+        return put(std::span<const T>(&record, 1), stamp, wait_limit, try_only);
     }
     bool try_append(const T* first, std::size_t n, std::int64_t created_ns) {
         return try_append(std::span<const T>(first, n), created_ns);
@@ -351,11 +353,11 @@ class mapped_log {
 
     // --- consumers -----------------------------------------------------------
 
-    group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
+    group_handle join(std::string_view group_name, std::span<const std::byte> initial_state) {
         detail::own_for_consuming(*local_, "mapped_log", m_->name);
         auto& h = *m_->header;
         local_->member = detail::join_group(
-            h.groups, group, initial_state, [&] { return start_seq(m_->start); }, m_->name);
+            h.groups, group_name, initial_state, [&] { return start_seq(m_->start); }, m_->name);
         return local_->member;
     }
 
@@ -492,13 +494,13 @@ class mapped_log {
         return std::chrono::nanoseconds(-1);
     }
 
-    std::vector<buffered_entry<T>> buffer(std::string_view group) {
+    std::vector<buffered_entry<T>> buffer(std::string_view group_name) {
         const auto md = metadata();
         std::uint64_t processed_below = 0;
         std::uint64_t from = ~std::uint64_t{0};
         for (const auto& g : md.groups) {
             from = std::min(from, g.committed);
-            if (g.name == group)
+            if (g.name == group_name)
                 processed_below = g.committed;
         }
         if (settings_keep() || md.groups.empty())
@@ -598,12 +600,12 @@ class mapped_log {
 
     // --- opening and recovery ---
 
-    static void open_log(detail::log_mapping& m, const std::filesystem::path& root,
-                         std::size_t data, std::size_t payload, std::size_t capacity,
+    static void open_log(detail::log_mapping& m, const std::filesystem::path& root_dir,
+                         std::size_t data, std::size_t payload, std::size_t capacity_records,
                          const detail::log_settings& settings) {
-        const std::string what = "mapped_log '" + m.name + "' in " + root.string();
+        const std::string what = "mapped_log '" + m.name + "' in " + root_dir.string();
         std::error_code ec;
-        std::filesystem::create_directories(root, ec);
+        std::filesystem::create_directories(root_dir, ec);
         const bool made_dir = ::mkdir(m.dir.c_str(), detail::directory_mode(m.mode)) == 0;
         if (!made_dir && errno != EEXIST)
             detail::throw_errno(errno, "creating " + what);
@@ -648,7 +650,7 @@ class mapped_log {
             for (const auto& entry : std::filesystem::directory_iterator(m.files(), ec))
                 if (entry.path().extension() == ".seg")
                     std::filesystem::remove(entry.path(), ec);
-            initialise(h, data, payload, capacity, settings, m.mode);
+            initialise(h, data, payload, capacity_records, settings, m.mode);
         }
         validate(m);
         m.mode = detail::log_file_mode(h.file_mode);  // segments get the log's, whoever makes them
@@ -662,7 +664,7 @@ class mapped_log {
     }
 
     static void initialise(detail::log_header& h, std::size_t data, std::size_t payload,
-                           std::size_t capacity, const detail::log_settings& settings,
+                           std::size_t capacity_records, const detail::log_settings& settings,
                            unsigned mode) {
         std::memset(static_cast<void*>(&h), 0, detail::log_header_bytes);
         new (&h.consumers) detail::wait_word();
@@ -670,7 +672,7 @@ class mapped_log {
         h.creator_pid = detail::process_id::self().pid;
         h.created_ns = detail::to_ns<std::chrono::system_clock>(std::chrono::system_clock::now());
         h.segment_data = data;
-        h.capacity = capacity;
+        h.capacity = capacity_records;
         h.max_payload = static_cast<std::uint32_t>(payload);
         h.file_mode = mode & 0777;
         h.keep = settings.keep ? 1 : 0;
@@ -726,7 +728,7 @@ class mapped_log {
             at.pos = k * D;
             at.seq = first_seq_in(m, k).value_or(at.seq);
         }
-        const detail::log_position start = at;
+        const detail::log_position checked_from = at;
         const char* why = "";
         for (;;) {
             k = at.pos / D;
@@ -791,7 +793,7 @@ class mapped_log {
                         std::min(note.size(), sizeof h.recovery_note - 1));
         }
         h.tail = at;
-        h.verified_from = std::min(start.pos, at.pos);
+        h.verified_from = std::min(checked_from.pos, at.pos);
         h.verified_to = at.pos;
         for (auto& p : h.producers) {
             p.token.store(0);
@@ -1153,15 +1155,15 @@ class mapped_log {
         return (word & detail::frame_committed) && (word & detail::frame_padding);
     }
 
-    std::uint64_t start_seq(const start_position& start) const {
+    std::uint64_t start_seq(const start_position& position) const {
         const std::uint64_t oldest = oldest_seq();
-        switch (start.where) {
+        switch (position.where) {
             case start_position::from::newest:
                 return detail::load_position(m_->header->tail).seq;
             case start_position::from::sequence:
-                return std::max(start.seq, oldest);
+                return std::max(position.seq, oldest);
             case start_position::from::time:
-                return locate_time(start.time_ns).first;
+                return locate_time(position.time_ns).first;
             case start_position::from::oldest:
                 break;
         }
@@ -1526,7 +1528,8 @@ class mapped_log {
     }
 
     template <class Range, class Stamp>
-    bool put(const Range& records, Stamp&& stamp, std::chrono::nanoseconds timeout, bool try_only) {
+    bool put(const Range& records, Stamp&& stamp, std::chrono::nanoseconds wait_limit,
+             bool try_only) {
         detail::own_for_producing(*local_);
         auto& h = *m_->header;
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
@@ -1538,14 +1541,14 @@ class mapped_log {
             bytes = n * detail::frame_size(codec<T>::fixed_size);
         } else {
             for (const auto& r : records) {
-                const std::size_t size = codec<T>::encoded_size(r);
-                if (size > h.max_payload)
+                const std::size_t encoded = codec<T>::encoded_size(r);
+                if (encoded > h.max_payload)
                     throw error(errc::record_too_large,
-                                "a record of " + std::to_string(size) + " bytes does not fit the " +
-                                    std::to_string(h.max_payload) +
+                                "a record of " + std::to_string(encoded) +
+                                    " bytes does not fit the " + std::to_string(h.max_payload) +
                                     "-byte max_record_size of mapped_log '" + m_->name +
                                     "'; create the log with a larger om::max_record_size");
-                bytes += detail::frame_size(size);
+                bytes += detail::frame_size(encoded);
             }
         }
         if (bytes > D)
@@ -1570,7 +1573,7 @@ class mapped_log {
                 if (t.seq + n > local_->low_cache + h.capacity) {
                     if (try_only)
                         return false;
-                    wait_for_room(n, timeout, give_up);
+                    wait_for_room(n, wait_limit, give_up);
                     t = detail::load_position(h.tail);
                     continue;
                 }
@@ -1665,14 +1668,14 @@ class mapped_log {
         detail::length_word(first_frame).store(first_word, std::memory_order_release);
     }
 
-    void wait_for_room(std::size_t n, std::chrono::nanoseconds timeout,
+    void wait_for_room(std::size_t n, std::chrono::nanoseconds wait_limit,
                        std::chrono::steady_clock::time_point& give_up) {
         auto& h = *m_->header;
         auto room = [&] {
             return detail::load_position(h.tail).seq + n <=
                    detail::lowest_committed(h.groups) + h.capacity;
         };
-        detail::wait_for_room(room, h.space, h.consumers, timeout, give_up, [&] {
+        detail::wait_for_room(room, h.space, h.consumers, wait_limit, give_up, [&] {
             throw error(errc::full, "mapped_log '" + m_->name + "' stayed full (capacity " +
                                         std::to_string(h.capacity) +
                                         " records unprocessed by its slowest group) for the "

@@ -92,8 +92,8 @@ class memory {
             std::string(name),
             detail::memory_registry::entry{
                 log, record_traits<T>::fingerprint(), record_traits<T>::layout(),
-                [](void* erased, std::string_view group) {
-                    return static_cast<detail::memory_log<T>*>(erased)->remove_group(group);
+                [](void* erased, std::string_view group_name) {
+                    return static_cast<detail::memory_log<T>*>(erased)->remove_group(group_name);
                 }});
         return memory(std::move(log));
     }
@@ -105,14 +105,14 @@ class memory {
         return reg.streams.erase(std::string(name)) != 0;
     }
 
-    // Removes the consumer group `group` of the stream `name` (any record
+    // Removes the consumer group `group_name` of the stream `name` (any record
     // type): it holds no records back any more (producers waiting for it go
     // on), leaves metadata, and a later consumer of that name starts a new
     // group. Refused with errc::in_use while a handle consumes in it.
     // Returns false when there is no such stream or group.
-    static bool remove_group(std::string_view name, std::string_view group) {
+    static bool remove_group(std::string_view name, std::string_view group_name) {
         detail::check_stream_name(name);
-        detail::check_stream_name(group, "group");
+        detail::check_stream_name(group_name, "group");
         std::shared_ptr<void> log;
         bool (*remove)(void*, std::string_view) = nullptr;
         {
@@ -124,7 +124,7 @@ class memory {
             log = it->second.log;
             remove = it->second.remove_group;
         }
-        return remove(log.get(), group);
+        return remove(log.get(), group_name);
     }
 
     // Names of the memory streams of this process.
@@ -139,8 +139,8 @@ class memory {
 
     template <class Range>
     void append(const Range& records, std::int64_t created_ns,
-                std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) {
-        log_->append(records, created_ns, timeout, false);
+                std::chrono::nanoseconds wait_limit = std::chrono::nanoseconds(-1)) {
+        log_->append(records, created_ns, wait_limit, false);
     }
     void append(const T* first, std::size_t n, std::int64_t created_ns) {
         append(std::span<const T>(first, n), created_ns);
@@ -149,13 +149,13 @@ class memory {
     // storage can (memory_log::try_append_one); `try_only`: false instead of
     // waiting for room.
     template <class Stamp>
-    bool append_one(const T& record, Stamp&& stamp, std::chrono::nanoseconds timeout,
+    bool append_one(const T& record, Stamp&& stamp, std::chrono::nanoseconds wait_limit,
                     bool try_only) {
         if constexpr (record_traits<T>::fixed_size) {
             if (log_->try_append_one(record, stamp))
                 return true;
         }
-        return log_->append(std::span<const T>(&record, 1), stamp(), timeout, try_only);
+        return log_->append(std::span<const T>(&record, 1), stamp(), wait_limit, try_only);
     }
 
     template <class Range>
@@ -166,21 +166,23 @@ class memory {
         return try_append(std::span<const T>(first, n), created_ns);
     }
 
-    group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
-        joined_ =
-            std::shared_ptr<detail::memory_group>(log_->join(group, initial_state), leave{log_});
+    group_handle join(std::string_view group_name, std::span<const std::byte> initial_state) {
+        joined_ = std::shared_ptr<detail::memory_group>(log_->join(group_name, initial_state),
+                                                        leave{log_});
         return joined_.get();
     }
     template <class Pick>
-    claim_type claim(group_handle group, const detail::lazy_now& now,
+    claim_type claim(group_handle member, const detail::lazy_now& now,
                      detail::claim_buffers& buffers, Pick&& pick) {
-        return log_->claim(group, now, buffers, pick, idle_);
+        return log_->claim(member, now, buffers, pick, idle_);
     }
-    void commit(group_handle group, std::uint64_t ticket) { log_->finish(group, ticket, true); }
-    void abandon(group_handle group, std::uint64_t ticket) { log_->finish(group, ticket, false); }
+    void commit(group_handle member, std::uint64_t ticket) { log_->finish(member, ticket, true); }
+    void abandon(group_handle member, std::uint64_t ticket) { log_->finish(member, ticket, false); }
 
     detail::process_wait_word consumer_signal() noexcept { return log_->consumer_signal(); }
-    std::vector<buffered_entry<T>> buffer(std::string_view group) { return log_->buffer(group); }
+    std::vector<buffered_entry<T>> buffer(std::string_view group_name) {
+        return log_->buffer(group_name);
+    }
     stream_metadata metadata() { return log_->metadata(); }
     const std::string& name() const noexcept { return log_->name(); }
 

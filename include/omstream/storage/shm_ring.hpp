@@ -309,12 +309,12 @@ class shm_ring {
     template <class Options>
     static shm_ring open(std::string_view name, const Options& options) {
         detail::check_stream_name(name);
-        std::size_t capacity = options.template get<capacity_option>(detail::default_ring_capacity);
+        std::size_t slots = options.template get<capacity_option>(detail::default_ring_capacity);
         const std::size_t payload = options.template get<max_record_size_option>(
             fixed ? codec<T>::fixed_size : detail::default_ring_payload);
         const unsigned mode = options.template get<permissions_option>(0600);
-        const bool lossy = options.template get<lossy_option>(false);
-        if (capacity < 2 || capacity > (std::size_t{1} << 40))
+        const bool is_lossy = options.template get<lossy_option>(false);
+        if (slots < 2 || slots > (std::size_t{1} << 40))
             throw error(errc::invalid_option,
                         "shm_ring capacity must be between 2 and 2^40 records");
         if (payload == 0 || payload > detail::max_payload ||
@@ -322,31 +322,31 @@ class shm_ring {
             throw error(errc::invalid_option,
                         "shm_ring max_record_size must hold one record (at least " +
                             std::to_string(fixed ? codec<T>::fixed_size : 1) + " bytes)");
-        const std::size_t requested = capacity;
-        capacity = std::bit_ceil(capacity);
+        const std::size_t requested = slots;
+        slots = std::bit_ceil(slots);
         const std::size_t slot_size =
             fixed ? detail::frame_size(codec<T>::fixed_size) : detail::frame_size(payload);
-        const auto total = detail::ring_segment_bytes(capacity, slot_size);
+        const auto total = detail::ring_segment_bytes(slots, slot_size);
         if (!total)
             throw error(
                 errc::invalid_option,
-                "shm_ring '" + std::string(name) + "': capacity " + std::to_string(capacity) +
-                    (capacity != requested
+                "shm_ring '" + std::string(name) + "': capacity " + std::to_string(slots) +
+                    (slots != requested
                          ? " (" + std::to_string(requested) + " rounded up to a power of two)"
                          : std::string()) +
                     " slots of " + std::to_string(slot_size) + " bytes (max_record_size " +
                     std::to_string(fixed ? codec<T>::fixed_size : payload) + ") would need " +
-                    detail::decimal(static_cast<detail::uint128>(capacity) * slot_size +
+                    detail::decimal(static_cast<detail::uint128>(slots) * slot_size +
                                     detail::ring_header_bytes) +
                     " bytes, more than a shared-memory segment can hold (2^63 - 1 bytes); lower "
                     "om::capacity or om::max_record_size");
-        auto m = map(name, capacity, slot_size, fixed ? codec<T>::fixed_size : payload, *total,
-                     mode, lossy);
-        if (Options::template has<lossy_option> && m->lossy != lossy)
+        auto m = map(name, slots, slot_size, fixed ? codec<T>::fixed_size : payload, *total, mode,
+                     is_lossy);
+        if (Options::template has<lossy_option> && m->lossy != is_lossy)
             throw error(errc::invalid_option,
                         "shared-memory stream '" + std::string(name) + "' was created " +
                             (m->lossy ? "lossy" : "not lossy") +
-                            ", not opened with om::lossy = " + (lossy ? "true" : "false") +
+                            ", not opened with om::lossy = " + (is_lossy ? "true" : "false") +
                             "; leave om::lossy out to take the stream as it is, or remove it and "
                             "create it again");
         return shm_ring(std::move(m));
@@ -359,14 +359,14 @@ class shm_ring {
             detail::segment_name(name).c_str());
     }
 
-    // Removes the consumer group `group` of the stream `name` (any record
+    // Removes the consumer group `group_name` of the stream `name` (any record
     // type): it holds no records back any more (producers waiting for it go
     // on), leaves metadata, and a later consumer of that name starts a new
     // group. Refused with errc::in_use while a member of it lives. Returns
     // false when there is no such stream or group.
-    static bool remove_group(std::string_view name, std::string_view group) {
+    static bool remove_group(std::string_view name, std::string_view group_name) {
         detail::check_stream_name(name);
-        const std::string what = "removing group '" + std::string(group) +
+        const std::string what = "removing group '" + std::string(group_name) +
                                  "' of shared-memory stream '" + std::string(name) + "'";
         std::shared_ptr<detail::ring_mapping> m;
         try {
@@ -381,7 +381,7 @@ class shm_ring {
                                            ": the segment is not a ring of this version (format " +
                                            std::to_string(detail::ring_format_version) +
                                            "), or is still being created; nothing was removed");
-        const bool removed = detail::remove_group(m->header->groups, group, name);
+        const bool removed = detail::remove_group(m->header->groups, group_name, name);
         if (removed)
             m->header->space.wake();  // producers may have waited for its room
         return removed;
@@ -410,8 +410,8 @@ class shm_ring {
 
     template <class Range>
     void append(const Range& records, std::int64_t created_ns,
-                std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) {
-        put(records, detail::stamp_at{created_ns}, timeout, false);
+                std::chrono::nanoseconds wait_limit = std::chrono::nanoseconds(-1)) {
+        put(records, detail::stamp_at{created_ns}, wait_limit, false);
     }
     void append(const T* first, std::size_t n, std::int64_t created_ns) {
         append(std::span<const T>(first, n), created_ns);
@@ -424,9 +424,9 @@ class shm_ring {
     // is claimed: the clock's latency then overlaps the write instead of
     // holding up the claim. `try_only`: false instead of waiting for room.
     template <class Stamp>
-    bool append_one(const T& record, Stamp&& stamp, std::chrono::nanoseconds timeout,
+    bool append_one(const T& record, Stamp&& stamp, std::chrono::nanoseconds wait_limit,
                     bool try_only) {
-        return put(std::span<const T>(&record, 1), stamp, timeout, try_only);
+        return put(std::span<const T>(&record, 1), stamp, wait_limit, try_only);
     }
     bool try_append(const T* first, std::size_t n, std::int64_t created_ns) {
         return try_append(std::span<const T>(first, n), created_ns);
@@ -434,7 +434,7 @@ class shm_ring {
 
     // --- consumers -----------------------------------------------------------
 
-    group_handle join(std::string_view group, std::span<const std::byte> initial_state) {
+    group_handle join(std::string_view group_name, std::span<const std::byte> initial_state) {
         detail::own_for_consuming(*local_, "shm_ring", m_->name);
         auto& h = *m_->header;
         // A new group starts at the oldest record still held.
@@ -451,16 +451,18 @@ class shm_ring {
             }
             return any ? std::max(low, committed) : low;
         };
-        local_->member = detail::join_group(h.groups, group, initial_state, oldest_held, m_->name);
+        local_->member =
+            detail::join_group(h.groups, group_name, initial_state, oldest_held, m_->name);
         if (m_->lossy) {
-            const auto group = static_cast<std::size_t>(local_->member.group - h.groups.groups);
-            local_->pin = &h.pins[group].seq[local_->member.index];
+            const auto group_index =
+                static_cast<std::size_t>(local_->member.group - h.groups.groups);
+            local_->pin = &h.pins[group_index].seq[local_->member.index];
             // A dead member may have left its pin in this slot: ours now.
             local_->pin->store(detail::no_pin, std::memory_order_release);
             local_->held.clear();
             local_->held.reserve(detail::shared_max_windows);
             // Before our first pin (producers look at these groups' pins only).
-            h.pinning_groups.fetch_or(std::uint64_t{1} << group, std::memory_order_seq_cst);
+            h.pinning_groups.fetch_or(std::uint64_t{1} << group_index, std::memory_order_seq_cst);
         }
         return local_->member;
     }
@@ -513,11 +515,11 @@ class shm_ring {
         return std::chrono::nanoseconds(-1);  // idle: sleep until a record (or a producer) wakes us
     }
 
-    std::vector<buffered_entry<T>> buffer(std::string_view group) {
+    std::vector<buffered_entry<T>> buffer(std::string_view group_name) {
         const auto md = metadata();
         std::uint64_t processed_below = 0;
         for (const auto& g : md.groups)
-            if (g.name == group)
+            if (g.name == group_name)
                 processed_below = g.committed;
         std::vector<buffered_entry<T>> out;
         const std::uint64_t end = md.appended;
@@ -602,11 +604,12 @@ class shm_ring {
 
     // --- opening ---
 
-    // `total`: the segment's bytes for `capacity` and `slot_size`
+    // `total`: the segment's bytes for `slots` and `slot_size`
     // (detail::ring_segment_bytes(), checked by open()).
-    static std::shared_ptr<detail::ring_mapping> map(std::string_view name, std::size_t capacity,
+    static std::shared_ptr<detail::ring_mapping> map(std::string_view name, std::size_t slots,
                                                      std::size_t slot_size, std::size_t payload,
-                                                     std::size_t total, unsigned mode, bool lossy) {
+                                                     std::size_t total, unsigned mode,
+                                                     bool is_lossy) {
         namespace bip = boost::interprocess;
         auto m = std::make_shared<detail::ring_mapping>();
         m->name = std::string(name);
@@ -633,24 +636,24 @@ class shm_ring {
             }
         }
         const int fd = m->shm.get_mapping_handle().handle;
-        bip::offset_t size = 0;
+        bip::offset_t shm_size = 0;
         // A creator that has not sized the segment yet: give it a moment.
-        for (int i = 0; i < 200 && !created && m->shm.get_size(size) && size == 0; ++i)
+        for (int i = 0; i < 200 && !created && m->shm.get_size(shm_size) && shm_size == 0; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        m->shm.get_size(size);
+        m->shm.get_size(shm_size);
         bool sized_here = created;
-        if (size == 0) {  // its creator died before sizing it: take it over
+        if (shm_size == 0) {  // its creator died before sizing it: take it over
             try {
                 m->shm.truncate(static_cast<bip::offset_t>(total));
             } catch (const bip::interprocess_exception& e) {
                 rethrow_as("creating shared-memory stream '" + m->name + "'", e);
             }
-            size = static_cast<bip::offset_t>(total);
+            shm_size = static_cast<bip::offset_t>(total);
             sized_here = true;
         }
-        if (static_cast<std::size_t>(size) < detail::ring_header_bytes)
+        if (static_cast<std::size_t>(shm_size) < detail::ring_header_bytes)
             throw error(errc::corrupt,
-                        "/dev/shm/" + seg + " is " + std::to_string(size) +
+                        "/dev/shm/" + seg + " is " + std::to_string(shm_size) +
                             " bytes, too small for an omstream segment (truncated or not ours); "
                             "remove it with shm_ring<T>::remove(\"" +
                             m->name + "\")");
@@ -665,7 +668,7 @@ class shm_ring {
             detail::throw_unallocated(err,
                                       (sized_here ? "creating" : "opening") +
                                           std::string(" shared-memory stream '") + m->name + "'",
-                                      sized_here ? total : static_cast<std::size_t>(size));
+                                      sized_here ? total : static_cast<std::size_t>(shm_size));
         }
         try {
             // Populated up front: a fresh ring would otherwise take a page
@@ -680,11 +683,11 @@ class shm_ring {
         m->slots = static_cast<std::byte*>(m->region.get_address()) + detail::ring_header_bytes;
         auto& h = *m->header;
         if (created) {
-            initialise(h, capacity, slot_size, payload, lossy);
+            initialise(h, slots, slot_size, payload, is_lossy);
         } else {
-            wait_ready(*m, capacity, slot_size, payload, lossy);
+            wait_ready(*m, slots, slot_size, payload, is_lossy);
         }
-        validate(*m, static_cast<std::size_t>(size));
+        validate(*m, static_cast<std::size_t>(shm_size));
         (void)m->learn_geometry();  // validate() checked the capacity
         if (!sized_here) {
             const std::size_t bytes = *detail::ring_segment_bytes(h.capacity, h.slot_size);
@@ -708,8 +711,9 @@ class shm_ring {
         m->name = name;
         m->shm = bip::shared_memory_object(bip::open_only, detail::segment_name(name).c_str(),
                                            bip::read_write);
-        bip::offset_t size = 0;
-        if (!m->shm.get_size(size) || static_cast<std::size_t>(size) < detail::ring_header_bytes)
+        bip::offset_t shm_size = 0;
+        if (!m->shm.get_size(shm_size) ||
+            static_cast<std::size_t>(shm_size) < detail::ring_header_bytes)
             return nullptr;
         // Reading a header page /dev/shm never backed would be a SIGBUS.
         if (detail::allocate_file(m->shm.get_mapping_handle().handle, detail::ring_header_bytes) !=
@@ -723,14 +727,14 @@ class shm_ring {
             m->header->ready.load(std::memory_order_acquire) != 1 || !m->learn_geometry())
             return nullptr;
         const auto bytes = detail::ring_segment_bytes(m->header->capacity, m->slot_size);
-        if (!bytes || *bytes > static_cast<std::size_t>(size))
+        if (!bytes || *bytes > static_cast<std::size_t>(shm_size))
             return nullptr;
         m->lossy = (m->header->flags & detail::ring_lossy) != 0;
         return m;
     }
 
-    static void initialise(detail::ring_header& h, std::size_t capacity, std::size_t slot_size,
-                           std::size_t payload, bool lossy) {
+    static void initialise(detail::ring_header& h, std::size_t slots, std::size_t slot_size,
+                           std::size_t payload, bool is_lossy) {
         const auto me = detail::process_id::self();
         h.init_owner.store(me.pid, std::memory_order_relaxed);
         // Everything past the fixed 32 bytes starts from zero (a dead
@@ -738,13 +742,13 @@ class shm_ring {
         std::memset(reinterpret_cast<std::byte*>(&h) + 32, 0, detail::ring_header_bytes - 32);
         h.creator_pid = me.pid;
         h.created_ns = detail::to_ns<std::chrono::system_clock>(std::chrono::system_clock::now());
-        h.capacity = capacity;
+        h.capacity = slots;
         h.slot_size = slot_size;
         h.max_payload = static_cast<std::uint32_t>(payload);
         h.fingerprint = record_traits<T>::fingerprint();
-        h.flags = lossy ? detail::ring_lossy : 0;
-        for (auto& group : h.pins)
-            for (auto& pin : group.seq)
+        h.flags = is_lossy ? detail::ring_lossy : 0;
+        for (auto& group_pins : h.pins)
+            for (auto& pin : group_pins.seq)
                 pin.store(detail::no_pin, std::memory_order_relaxed);
         const std::string type = record_traits<T>::name(), layout = record_traits<T>::layout();
         std::memcpy(h.record_type, type.data(), std::min(type.size(), sizeof h.record_type - 1));
@@ -757,8 +761,8 @@ class shm_ring {
 
     // Waits for the creator to finish setting the segment up, and sets it up
     // itself when the creator died halfway (never waits forever).
-    static void wait_ready(detail::ring_mapping& m, std::size_t capacity, std::size_t slot_size,
-                           std::size_t payload, bool lossy) {
+    static void wait_ready(detail::ring_mapping& m, std::size_t slots, std::size_t slot_size,
+                           std::size_t payload, bool is_lossy) {
         auto& h = *m.header;
         const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
         while (h.ready.load(std::memory_order_acquire) != 1) {
@@ -773,12 +777,12 @@ class shm_ring {
             if ((owner_dead || never_started) &&
                 h.init_owner.compare_exchange_strong(owner, detail::process_id::self().pid)) {
                 if (h.capacity != 0) {  // keep the size the segment was made for
-                    capacity = h.capacity;
+                    slots = h.capacity;
                     slot_size = h.slot_size;
                     payload = h.max_payload;
-                    lossy = (h.flags & detail::ring_lossy) != 0;
+                    is_lossy = (h.flags & detail::ring_lossy) != 0;
                 }
-                initialise(h, capacity, slot_size, payload, lossy);
+                initialise(h, slots, slot_size, payload, is_lossy);
                 return;
             }
             if (std::chrono::steady_clock::now() > give_up)
@@ -789,7 +793,7 @@ class shm_ring {
         }
     }
 
-    static void validate(const detail::ring_mapping& m, std::size_t size) {
+    static void validate(const detail::ring_mapping& m, std::size_t shm_size) {
         const auto& h = *m.header;
         const std::string where =
             "shared-memory stream '" + m.name + "' (/dev/shm/" + detail::segment_name(m.name) + ")";
@@ -816,12 +820,12 @@ class shm_ring {
         const auto bytes = detail::ring_segment_bytes(h.capacity, h.slot_size);
         if (h.capacity == 0 || (h.capacity & (h.capacity - 1)) != 0 ||
             h.slot_size < sizeof(detail::frame_header) ||
-            h.header_bytes != detail::ring_header_bytes || !bytes || *bytes > size ||
+            h.header_bytes != detail::ring_header_bytes || !bytes || *bytes > shm_size ||
             h.max_payload + sizeof(detail::frame_header) > h.slot_size)
             throw error(errc::corrupt, where + " has an inconsistent header (capacity " +
                                            std::to_string(h.capacity) + ", slot size " +
                                            std::to_string(h.slot_size) + ", " +
-                                           std::to_string(size) +
+                                           std::to_string(shm_size) +
                                            " bytes); remove it with shm_ring<T>::remove");
         if (fixed && h.slot_size != detail::frame_size(codec<T>::fixed_size))
             throw error(errc::corrupt,
@@ -868,7 +872,8 @@ class shm_ring {
     }
 
     template <class Range, class Stamp>
-    bool put(const Range& records, Stamp&& stamp, std::chrono::nanoseconds timeout, bool try_only) {
+    bool put(const Range& records, Stamp&& stamp, std::chrono::nanoseconds wait_limit,
+             bool try_only) {
         detail::own_for_producing(*local_);
         auto& h = *m_->header;
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
@@ -881,11 +886,11 @@ class shm_ring {
                             "' (" + std::to_string(h.capacity) + "); append it in smaller batches");
         if constexpr (!fixed) {
             for (const auto& r : records) {
-                const std::size_t size = codec<T>::encoded_size(r);
-                if (size > max_payload())
+                const std::size_t encoded = codec<T>::encoded_size(r);
+                if (encoded > max_payload())
                     throw error(errc::record_too_large,
-                                "a record of " + std::to_string(size) + " bytes does not fit the " +
-                                    std::to_string(max_payload()) +
+                                "a record of " + std::to_string(encoded) +
+                                    " bytes does not fit the " + std::to_string(max_payload()) +
                                     "-byte max_record_size of shared-memory stream '" + m_->name +
                                     "'; create the stream with a larger om::max_record_size");
             }
@@ -894,7 +899,7 @@ class shm_ring {
         std::chrono::steady_clock::time_point give_up{};
         std::uint64_t t = h.tail.load(std::memory_order_acquire);
         if (m_->lossy) {  // overwrites the oldest records when full (see "lossy rings")
-            if (!claim_lossy_space(me, t, n, timeout, try_only))
+            if (!claim_lossy_space(me, t, n, wait_limit, try_only))
                 return false;
             write(records, t, n, stamp());
             me.from.store(t + n, std::memory_order_release);
@@ -907,7 +912,7 @@ class shm_ring {
                 if (t + n > local_->low_cache + h.capacity) {
                     if (try_only)
                         return false;
-                    wait_for_room(n, timeout, give_up);
+                    wait_for_room(n, wait_limit, give_up);
                     t = h.tail.load(std::memory_order_acquire);
                     continue;
                 }
@@ -927,14 +932,14 @@ class shm_ring {
         return true;
     }
 
-    void wait_for_room(std::size_t n, std::chrono::nanoseconds timeout,
+    void wait_for_room(std::size_t n, std::chrono::nanoseconds wait_limit,
                        std::chrono::steady_clock::time_point& give_up) {
         auto& h = *m_->header;
         auto room = [&] {
             return h.tail.load(std::memory_order_acquire) + n <=
                    detail::lowest_committed(h.groups) + h.capacity;
         };
-        detail::wait_for_room(room, h.space, h.consumers, timeout, give_up, [&] {
+        detail::wait_for_room(room, h.space, h.consumers, wait_limit, give_up, [&] {
             throw error(
                 errc::full,
                 "shared-memory stream '" + m_->name + "' stayed full (capacity " +
@@ -1030,7 +1035,7 @@ class shm_ring {
     // Claims [t, t + n) in a lossy ring (t: the tail as last seen, then the
     // claim); false when try_only and it would have to wait.
     bool claim_lossy_space(detail::producer_slot& me, std::uint64_t& t, std::size_t n,
-                           std::chrono::nanoseconds timeout, bool try_only) {
+                           std::chrono::nanoseconds wait_limit, bool try_only) {
         std::chrono::steady_clock::time_point give_up{};
         int rounds = 0;
         for (;;) {
@@ -1041,7 +1046,7 @@ class shm_ring {
                 continue;
             if (try_only)
                 return false;
-            wait_to_overwrite(r, t, n, timeout, give_up, rounds);
+            wait_to_overwrite(r, t, n, wait_limit, give_up, rounds);
             t = m_->header->tail.load(std::memory_order_acquire);
         }
     }
@@ -1182,13 +1187,13 @@ class shm_ring {
     // consumer picks: microseconds), or by a producer still writing the
     // previous lap. Spins, then naps until a commit.
     void wait_to_overwrite(lossy_claim why, std::uint64_t t, std::size_t n,
-                           std::chrono::nanoseconds timeout,
+                           std::chrono::nanoseconds wait_limit,
                            std::chrono::steady_clock::time_point& give_up, int& rounds) {
         auto& h = *m_->header;
-        const bool limited = timeout >= std::chrono::nanoseconds::zero();
+        const bool limited = wait_limit >= std::chrono::nanoseconds::zero();
         const auto now = std::chrono::steady_clock::now();
         if (give_up == std::chrono::steady_clock::time_point{}) {
-            give_up = now + (limited ? timeout : std::chrono::hours(24 * 365));
+            give_up = now + (limited ? wait_limit : std::chrono::hours(24 * 365));
             local_->pinned_since = now;
         }
         if (limited && now >= give_up)
@@ -1341,7 +1346,7 @@ class shm_ring {
                 return local_->block.propose(me, seen);
         };
         // Non-lossy: `b` is unedited since the snapshot `seen`, still the cached state.
-        auto keep = [&](std::uint64_t seen) {
+        auto keep_snapshot = [&](std::uint64_t seen) {
             if constexpr (!Lossy)
                 local_->block.keep(seen);
         };
@@ -1380,7 +1385,7 @@ class shm_ring {
                 return hand_out(w, lost, buffers);
             }
             if (b.out == detail::shared_max_windows) {
-                keep(seen);
+                keep_snapshot(seen);
                 return {};  // too many windows out: wait for commits
             }
             bool changed = false;
@@ -1412,7 +1417,7 @@ class shm_ring {
                     if (changed) {
                         propose(seen);  // keep the drops; a retry would redo them
                     } else if constexpr (!Lossy) {
-                        keep(seen);
+                        keep_snapshot(seen);
                         watch(seen, end, p);
                     }
                     return {};
