@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <new>
 #include <span>
 #include <stdexcept>
@@ -225,6 +226,70 @@ TEST(shared_groups, a_group_whose_remover_died_stays) {
                       detail::group_removing_bit);
     EXPECT_EQ(join_in_child(*table, "g", 0, 8), 0);  // the group as it was
     EXPECT_EQ(slot.status.load(), detail::group_active);
+}
+
+// A creator that dies while creating a removed group again leaves its slot
+// to that group's name only: another name taking it would be found there
+// instead of its own group further on (a second group of that name).
+TEST(shared_groups, a_removed_group_whose_creator_died_is_no_other_names_slot) {
+    shared_table table;
+    const std::string other = same_home_as("g");
+    detail::leave_group(detail::join_group(*table, "g", no_state(), [] { return 1; }));
+    detail::leave_group(detail::join_group(*table, other, no_state(), [] { return 2; }));
+    ASSERT_TRUE(detail::remove_group(*table, "g", "s"));
+    const pid_t dead = om::testing::spawn([] { return true; });
+    om::testing::wait_exit(dead);
+    auto& slot = table->groups[detail::fnv1a("g") % detail::shared_max_groups];
+    slot.status.store(detail::joining_status(static_cast<std::uint32_t>(dead), 1));
+    EXPECT_EQ(join_in_child(*table, other, 99, 2), 0);  // its own group, as it was
+    EXPECT_EQ(live_slots_named(*table, other), 1);
+    EXPECT_EQ(slot.status.load(), detail::group_removed);
+    EXPECT_EQ(detail::lowest_committed(*table), 2u);
+    EXPECT_EQ(join_in_child(*table, "g", 7, 7), 0);  // "g" starts again in its slot
+    EXPECT_EQ(live_slots_named(*table, "g"), 1);
+}
+
+// A creator that died on a free slot before naming it leaves it free; one
+// that named it leaves it to that name.
+TEST(shared_groups, a_free_slot_whose_creator_died_goes_to_the_name_it_was_given) {
+    shared_table table;
+    const pid_t dead = om::testing::spawn([] { return true; });
+    om::testing::wait_exit(dead);
+    const auto home = detail::fnv1a("g") % detail::shared_max_groups;
+    table->groups[home].status.store(detail::joining_status(static_cast<std::uint32_t>(dead), 1));
+    EXPECT_EQ(join_in_child(*table, "g", 3, 3), 0);  // unnamed: anyone's
+    EXPECT_EQ(detail::slot_name(table->groups[home]), "g");
+
+    const std::string other = same_home_as("h");
+    const auto h_home = detail::fnv1a("h") % detail::shared_max_groups;
+    ASSERT_NE(h_home, home);
+    auto& named = table->groups[h_home];
+    std::memcpy(named.name, "h", 2);
+    named.name_length = 1;
+    named.status.store(detail::joining_status(static_cast<std::uint32_t>(dead), 1));
+    EXPECT_EQ(join_in_child(*table, other, 4, 4), 0);  // probes past "h"'s slot
+    EXPECT_EQ(named.status.load(), detail::group_removed);
+    EXPECT_EQ(join_in_child(*table, "h", 5, 5), 0);
+    EXPECT_EQ(named.status.load(), detail::group_active);
+}
+
+// A member that has taken its slot but not yet written its start time (the
+// slot still holds its predecessor's) is judged by its pid, not as dead.
+TEST(shared_groups, a_member_still_taking_its_slot_is_alive) {
+    shared_table table;
+    const auto member = detail::join_group(*table, "g", no_state(), [] { return 0; });
+    auto& m = member.group->members[member.index];
+    const std::uint64_t token = m.token.load();
+    m.start_time.store(m.start_time.load() + 12345);  // a predecessor's
+    m.token.store(token | detail::member_pending);
+    EXPECT_TRUE(detail::member_alive(m, m.token.load()));
+    try {
+        detail::remove_group(*table, "g", "s");
+        ADD_FAILURE() << "removed a group whose member was taking its slot";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::in_use);
+    }
+    EXPECT_EQ(m.token.load(), token | detail::member_pending);  // not freed under it
 }
 
 // Members joining and leaving in several processes while another removes

@@ -206,6 +206,19 @@ struct group_member {
     }
 };
 
+// A member slot is taken in two steps: its token with this bit (the slot's
+// start_time still the previous holder's), then, once start_time is ours,
+// the token without it. Until then the holder is judged by its pid alone.
+inline constexpr std::uint64_t member_pending = std::uint64_t{1} << 63;
+
+// Whether the process holding a member slot (its `token`, just read) lives.
+inline bool member_alive(const member_slot& m, std::uint64_t token) noexcept {
+    const auto pid = static_cast<std::uint32_t>(token & 0xffff'ffffu);
+    if (token & member_pending)
+        return process_alive(pid, 0);
+    return process_alive(pid, m.start_time.load(std::memory_order_acquire));
+}
+
 // Whether the member that owns windows marked `owner` is gone.
 inline bool owner_gone(group_slot& g, std::uint64_t owner) noexcept {
     const std::uint64_t index = (owner >> 56) - 1;
@@ -215,8 +228,7 @@ inline bool owner_gone(group_slot& g, std::uint64_t owner) noexcept {
     const std::uint64_t token = m.token.load(std::memory_order_acquire);
     if (group_member::owner_token(static_cast<std::uint32_t>(index), token) != owner)
         return true;  // slot reused
-    return !process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu),
-                          m.start_time.load(std::memory_order_relaxed));
+    return !member_alive(m, token);
 }
 
 // Changes the group's state to `next` (computed from the snapshot `seen`).
@@ -315,6 +327,24 @@ inline std::string stream_words(std::string_view stream) {
     return stream.empty() ? std::string("stream") : "stream '" + std::string(stream) + "'";
 }
 
+// A slot left "being set up" (`status`) by a process that died: a group
+// being removed stays; a group being created becomes a removed group of the
+// name it had (only that name may create it again: the creator may have
+// been re-creating a removed group, which groups further on probe past), or
+// free when it died before naming it. Compare-and-swaps: whoever comes
+// first settles it.
+inline void settle_dead_setup(group_slot& g, std::uint64_t status) noexcept {
+    std::uint64_t seen = status;
+    if (is_removing(status)) {
+        g.status.compare_exchange_strong(seen, group_active, std::memory_order_acq_rel);
+        return;
+    }
+    const bool named =
+        std::atomic_ref<std::uint32_t>(g.name_length).load(std::memory_order_acquire) != 0;
+    g.status.compare_exchange_strong(seen, named ? group_removed : group_free,
+                                     std::memory_order_acq_rel);
+}
+
 // Finds the group `name`, or creates it (probing from its hash, so that two
 // processes creating it at once meet in the same slot). `start` gives the
 // first record of a new group; `stream`, the stream's name for messages.
@@ -339,18 +369,20 @@ group_slot& find_or_create_group(group_table& table, std::string_view name,
                 std::this_thread::yield();
                 continue;
             }
-            if (is_removing(status)) {  // its remover died: the group stays
-                g.status.compare_exchange_strong(status, group_active, std::memory_order_acq_rel);
-                continue;
-            }
-            // A creator that died: take its slot over.
+            settle_dead_setup(g, status);
+            continue;  // look at it again
         }
         const std::uint64_t mine = joining_status(me.pid, me.start_time);
         if (!g.status.compare_exchange_strong(status, mine, std::memory_order_acq_rel))
             continue;
-        g.name_length = static_cast<std::uint32_t>(name.size());
-        std::memcpy(g.name, name.data(), name.size());
-        g.name[name.size()] = '\0';
+        if (status == group_free) {
+            // The length last: a creator that dies before it leaves no name
+            // (see settle_dead_setup()). A removed group's slot has ours.
+            std::memcpy(g.name, name.data(), name.size());
+            g.name[name.size()] = '\0';
+            std::atomic_ref<std::uint32_t>(g.name_length)
+                .store(static_cast<std::uint32_t>(name.size()), std::memory_order_release);
+        }
         group_block initial{};
         try {
             initial.next = start();
@@ -361,9 +393,9 @@ group_slot& find_or_create_group(group_table& table, std::string_view name,
             // was (release: after our writes to the name) or, later, made
             // whole. A compare-and-swap: should someone have taken the slot
             // over meanwhile (judging us dead), it is theirs.
-            const std::uint64_t before = status;
-            if (before != group_removed)
-                g.name_length = 0;
+            const std::uint64_t before = status;  // free, or our removed group
+            if (before == group_free)
+                std::atomic_ref<std::uint32_t>(g.name_length).store(0, std::memory_order_relaxed);
             std::uint64_t ours = mine;
             g.status.compare_exchange_strong(ours, before, std::memory_order_release,
                                              std::memory_order_relaxed);
@@ -401,15 +433,15 @@ group_member join_group(group_table& table, std::string_view name,
         for (std::uint32_t i = 0; i < shared_max_members && member.group == nullptr; ++i) {
             member_slot& m = found.members[i];
             std::uint64_t token = m.token.load(std::memory_order_acquire);
-            const bool free = token == 0;
-            if (!free && process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu),
-                                       m.start_time.load(std::memory_order_relaxed)))
+            if (token != 0 && member_alive(m, token))
                 continue;
             const std::uint64_t generation = ((token >> 32) + 1) & 0xff'ffff;
             const std::uint64_t mine = generation << 32 | slot_token_base;
-            if (!m.token.compare_exchange_strong(token, mine, std::memory_order_seq_cst))
+            if (!m.token.compare_exchange_strong(token, mine | member_pending,
+                                                 std::memory_order_seq_cst))
                 continue;
             m.start_time.store(me.start_time, std::memory_order_relaxed);
+            m.token.store(mine, std::memory_order_release);  // start_time is ours now
             member = {&found, i, group_member::owner_token(i, mine)};
         }
         if (member.group == nullptr)
@@ -419,7 +451,9 @@ group_member join_group(group_table& table, std::string_view name,
         // remove_group() marks the group, then looks for members; we took
         // our slot, then look at the mark (both sequentially consistent):
         // one of us sees the other. If it is being removed, look again.
-        if (found.status.load(std::memory_order_seq_cst) == group_active)
+        if (found.status.load(std::memory_order_seq_cst) == group_active &&
+            group_member::owner_token(member.index, found.members[member.index].token.load(
+                                                        std::memory_order_acquire)) == member.token)
             return member;
         leave_group(member);
     }
@@ -442,11 +476,8 @@ inline bool remove_group(group_table& table, std::string_view name, std::string_
                 std::this_thread::yield();
                 continue;
             }
-            if (is_removing(status))
-                g.status.compare_exchange_strong(status, group_active, std::memory_order_acq_rel);
-            else
-                ++probe;  // a creator died before naming its group: none of ours
-            continue;
+            settle_dead_setup(g, status);
+            continue;  // look at it again
         }
         if (slot_name(g) != name) {
             ++probe;
@@ -457,29 +488,31 @@ inline bool remove_group(group_table& table, std::string_view name, std::string_
         const std::uint64_t removing = joining_status(me.pid, me.start_time) | group_removing_bit;
         if (!g.status.compare_exchange_strong(status, removing, std::memory_order_seq_cst))
             continue;
-        std::string live;
+        // Nothing here may throw before the group is active or removed
+        // again: joiners wait while we are alive.
+        std::array<std::uint32_t, shared_max_members> live{};
         std::size_t live_count = 0;
         for (auto& m : g.members) {
             const std::uint64_t token = m.token.load(std::memory_order_seq_cst);
-            const auto pid = static_cast<std::uint32_t>(token & 0xffff'ffffu);
-            if (token != 0 && process_alive(pid, m.start_time.load(std::memory_order_relaxed))) {
-                live += (live_count++ == 0 ? "" : ", ") + std::to_string(pid);
-            }
+            if (token != 0 && member_alive(m, token))
+                live[live_count++] = static_cast<std::uint32_t>(token & 0xffff'ffffu);
         }
         if (live_count != 0) {
             g.status.store(group_active, std::memory_order_release);
+            std::string pids;
+            for (std::size_t i = 0; i < live_count; ++i)
+                pids += (i == 0 ? "" : ", ") + std::to_string(live[i]);
             throw error(errc::in_use,
                         "group '" + std::string(name) + "' of " + stream_words(stream) + " has " +
                             std::to_string(live_count) + " live member" +
-                            (live_count == 1 ? "" : "s") + " (process " + live +
+                            (live_count == 1 ? "" : "s") + " (process " + pids +
                             "); close their stream handles before removing the group");
         }
         // Free the slots of dead members; a slot taken since we looked is a
         // joiner's who will see the mark and leave it again.
         for (auto& m : g.members) {
-            std::uint64_t token = m.token.load(std::memory_order_relaxed);
-            if (token != 0 && !process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu),
-                                             m.start_time.load(std::memory_order_relaxed)))
+            std::uint64_t token = m.token.load(std::memory_order_acquire);
+            if (token != 0 && !member_alive(m, token))
                 m.token.compare_exchange_strong(token, 0, std::memory_order_relaxed);
         }
         g.status.store(group_removed, std::memory_order_seq_cst);

@@ -286,6 +286,12 @@ class mapped_log {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(dir / "header", ec))
             return false;
+        // A shared flock on the header, as every open handle holds: no opener
+        // takes the log for abandoned and recovers it while we work.
+        const detail::file_descriptor header_fd =
+            detail::open_file(dir / "header", O_RDWR, 0, "opening " + (dir / "header").string());
+        while (::flock(header_fd.get(), LOCK_SH) != 0 && errno == EINTR) {
+        }
         auto m = map_header_only(dir);
         if (!m)
             throw error(errc::corrupt, "removing group '" + std::string(group_name) + "' of log '" +
@@ -805,15 +811,15 @@ class mapped_log {
         new (&h.space) detail::wait_word();
         // Groups: windows that were out come again (S9); nobody is past the end.
         for (auto& g : h.groups.groups) {
-            const std::uint64_t status = g.status.load();
-            if (status == detail::group_removed)
-                continue;  // a tombstone stays: names probing past it find their groups
-            if (detail::is_removing(status)) {
-                g.status.store(detail::group_active);  // its remover died: the group stays
-            } else if (status != detail::group_active) {
-                g.status.store(detail::group_free);  // a creator that died
+            // Everyone is gone: slots left being set up or removed are
+            // settled as for a process that died (a removed group stays a
+            // tombstone: names probing past it find their groups).
+            if (const std::uint64_t status = g.status.load(); status != detail::group_active &&
+                                                              status != detail::group_free &&
+                                                              status != detail::group_removed)
+                detail::settle_dead_setup(g, status);
+            if (g.status.load() != detail::group_active)
                 continue;
-            }
             detail::group_block b;
             const std::uint64_t current = detail::snapshot(g, b);
             b.next = std::min(b.committed(), at.seq);

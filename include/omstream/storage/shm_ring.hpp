@@ -1175,9 +1175,7 @@ class shm_ring {
                     continue;
                 auto& m = h.groups.groups[g].members[i];
                 const std::uint64_t token = m.token.load(std::memory_order_acquire);
-                if (token == 0 ||
-                    !detail::process_alive(static_cast<std::uint32_t>(token & 0xffff'ffffu),
-                                           m.start_time.load(std::memory_order_relaxed)))
+                if (token == 0 || !detail::member_alive(m, token))
                     local_->dead_pins.push_back({g, i, token});
             }
         }
