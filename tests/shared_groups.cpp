@@ -273,6 +273,21 @@ TEST(shared_groups, a_free_slot_whose_creator_died_goes_to_the_name_it_was_given
     EXPECT_EQ(named.status.load(), detail::group_active);
 }
 
+// A consumer killed while its group was being set up must not hold back what
+// producers may reuse: the slot's stale `committed` (0 here) stops counting.
+TEST(shared_groups, a_slot_whose_creator_died_holds_nothing_back) {
+    shared_table table;
+    detail::leave_group(detail::join_group(*table, "g", no_state(), [] { return 5; }));
+    const pid_t dead = om::testing::spawn([] { return true; });
+    om::testing::wait_exit(dead);
+    const std::string other = same_home_as("g");
+    auto& slot = table->groups[(detail::fnv1a(other) + 1) % detail::shared_max_groups];
+    ASSERT_EQ(slot.status.load(), detail::group_free);
+    slot.status.store(detail::joining_status(static_cast<std::uint32_t>(dead), 1));
+    EXPECT_EQ(detail::lowest_committed(*table), 5u);
+    EXPECT_EQ(slot.status.load(), detail::group_free);  // unnamed: free again
+}
+
 // A member that has taken its slot but not yet written its start time (the
 // slot still holds its predecessor's) is judged by its pid, not as dead.
 TEST(shared_groups, a_member_still_taking_its_slot_is_alive) {

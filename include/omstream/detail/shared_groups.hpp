@@ -523,11 +523,21 @@ inline bool remove_group(group_table& table, std::string_view name, std::string_
 
 // The lowest position any group still needs: producers reuse nothing below
 // it. With no group yet, records wait for the first one (0: nothing is reused).
+// Producers ask it only when they seem to be out of room.
 inline std::uint64_t lowest_committed(group_table& table) noexcept {
     std::uint64_t low = ~std::uint64_t{0};
     bool any = false;
     for (auto& g : table.groups) {
-        if (!holds_records(g.status.load(std::memory_order_acquire)))
+        std::uint64_t status = g.status.load(std::memory_order_acquire);
+        // A slot whose creator (or remover) died would hold records back at
+        // whatever it held until a join probing it settled it: settle it here
+        // (rare: only slots being set up are looked at).
+        if (status != group_free && status != group_active && status != group_removed &&
+            !creator_alive(status)) {
+            settle_dead_setup(g, status);
+            status = g.status.load(std::memory_order_acquire);
+        }
+        if (!holds_records(status))
             continue;
         any = true;
         low = std::min(low, g.committed.load(std::memory_order_acquire));
