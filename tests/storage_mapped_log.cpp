@@ -763,6 +763,14 @@ TEST_F(mapped_log_test, corruption_rounds_keep_exactly_the_valid_prefix) {
     for (const auto& e : fs::directory_iterator(dir))
         if (e.is_regular_file())
             pristine.emplace_back(e.path(), read_file(e.path()));
+    // Each cut is also said through the diagnostic handler (stderr by default).
+    static std::vector<std::string> said;
+    said.clear();
+    struct restore {
+        om::diagnostic_handler previous =
+            om::set_diagnostic_handler([](std::string_view m) { said.emplace_back(m); });
+        ~restore() { om::set_diagnostic_handler(previous); }
+    } handler;
     std::mt19937_64 random(2024);
     for (int round = 0; round < 100; ++round) {
         for (const auto& e : fs::directory_iterator(dir))
@@ -794,6 +802,9 @@ TEST_F(mapped_log_test, corruption_rounds_keep_exactly_the_valid_prefix) {
         EXPECT_GT(md.recovered_cut_bytes, 0u);
         EXPECT_NE(md.recovery_note.find("sequence " + std::to_string(valid)), std::string::npos)
             << md.recovery_note;
+        ASSERT_EQ(said.size(), static_cast<std::size_t>(round + 1)) << "round " << round;
+        EXPECT_NE(said.back().find("mapped_log '" + name + "'"), std::string::npos) << said.back();
+        EXPECT_NE(said.back().find(md.recovery_note), std::string::npos) << said.back();
     }
 }
 

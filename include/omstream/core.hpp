@@ -6,6 +6,7 @@
 #include <omstream/basic_stream.hpp>
 #include <omstream/clock.hpp>
 #include <omstream/concepts.hpp>
+#include <omstream/diagnostics.hpp>
 #include <omstream/emitter/composite.hpp>
 #include <omstream/emitter/count.hpp>
 #include <omstream/emitter/fixed_time.hpp>

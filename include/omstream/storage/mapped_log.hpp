@@ -27,6 +27,7 @@
 #include <omstream/detail/shared_groups.hpp>
 #include <omstream/detail/spin_wait.hpp>
 #include <omstream/detail/work_ahead.hpp>
+#include <omstream/diagnostics.hpp>
 #include <omstream/error.hpp>
 #include <omstream/metadata.hpp>
 #include <omstream/options.hpp>
@@ -34,7 +35,6 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -791,9 +791,8 @@ class mapped_log {
                 std::to_string(at.seq) + ", byte " + std::to_string(at.pos % D) + " of segment " +
                 std::to_string(at.pos / D) +
                 (*why != '\0' ? std::string(": ") + why : std::string(": incomplete frames"));
-            // Also said once on stderr: cutting a log is news its owner wants.
-            std::fprintf(stderr, "omstream: mapped_log '%s' (%s): %s\n", m.name.c_str(),
-                         m.dir.c_str(), note.c_str());
+            // Also said once, by default on stderr: cutting a log is news its owner wants.
+            detail::diagnose("mapped_log '" + m.name + "' (" + m.dir.string() + "): " + note);
             std::memset(h.recovery_note, 0, sizeof h.recovery_note);
             std::memcpy(h.recovery_note, note.data(),
                         std::min(note.size(), sizeof h.recovery_note - 1));
