@@ -21,6 +21,7 @@
 #include <latch>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +29,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -358,6 +360,33 @@ TEST_F(mapped_log_test, a_fork_while_a_thread_waits_for_the_helper_leaves_the_ch
     EXPECT_EQ(code, 0) << "the child hung on, or was handed, its parent's helper job";
 }
 
+// A log keeps a mapping per segment it has written or read; it must not keep
+// a file descriptor per segment too, or a long log exhausts the process's
+// limit. A child with a limit of 64 descriptors writes and replays 200.
+TEST_F(mapped_log_test, a_long_log_needs_no_descriptor_per_segment) {
+    const auto name = fresh("many-segments");
+    constexpr std::size_t segment = 65536, per_segment = segment / 32;
+    constexpr std::uint64_t total = 200 * per_segment;
+    EXPECT_EQ(in_child([&] {
+                  const rlimit limit{64, 64};
+                  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0)
+                      return false;
+                  auto s = u64_stream::open(name, om::segment_size = segment, om::keep = true,
+                                            om::size = 4096);
+                  for (std::uint64_t i = 0; i < total; ++i)
+                      s.append(i);
+                  std::uint64_t next = 0;
+                  while (s.poll([&](const om::window<std::uint64_t>& w) {
+                      for (std::uint64_t v : w)
+                          if (v != next++)
+                              throw std::runtime_error("out of order");
+                  })) {
+                  }
+                  return next == total;
+              }),
+              0);
+}
+
 TEST_F(mapped_log_test, keep_retains_processed_segments_for_replay) {
     const auto name = fresh("keep");
     auto s = u64_stream::open(name, om::segment_size = 65536, om::keep = true, om::size = 1000);
@@ -639,6 +668,57 @@ TEST_F(mapped_log_test, a_producer_killed_in_a_claim_that_crosses_a_segment_stal
     EXPECT_LT(stall, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(stall).count()
                          << " ms";
     EXPECT_EQ(consumer.metadata().dropped, 4u);
+}
+
+// Recovery after a producer died inside its claim, once every handle is
+// closed: the records other producers published after that claim (their
+// append returned) stay, under the sequence numbers they had; only the dead
+// claim is skipped, and counted. Also for a claim that crossed into the
+// next segment (its padding published, its records not).
+TEST_F(mapped_log_test, recovery_skips_a_dead_claim_and_keeps_what_others_published_after_it) {
+    using stall_log = om::mapped_log<stalling>;
+    constexpr std::size_t segment = 65536, per_segment = segment / 32;
+    for (const bool crossing : {false, true}) {
+        SCOPED_TRACE(crossing ? "a claim crossing into the next segment" : "a claim in a segment");
+        const auto name = fresh(crossing ? "recover-dead-roll" : "recover-dead");
+        const std::uint64_t before = crossing ? per_segment - 2 : 10;  // crossing: 64 bytes left
+        {
+            auto producer = om::stream<stall_log>::open(name, om::segment_size = segment);
+            for (std::uint64_t i = 0; i < before; ++i)
+                producer.append(stalling{i});
+            const pid_t child = spawn([&] {
+                stalling::stall = true;
+                auto p = om::stream<stall_log>::open(name);
+                const std::vector<stalling> batch(4, stalling{666});
+                p.append(batch);  // claims 4 records (128 bytes), never commits
+                return true;
+            });
+            while (producer.metadata().appended < before + 4)
+                std::this_thread::yield();
+            for (std::uint64_t i = 0; i < 10; ++i)
+                producer.append(stalling{1000 + i});  // acknowledged
+            kill_and_reap(child);
+        }  // every handle closed: the next open recovers
+        auto reader = om::stream<stall_log>::open(name, om::group = "after", om::size = 1);
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> got;  // (seq, value)
+        while (reader.poll([&](const om::window<stalling>& w) {
+            for (const auto& e : w.entries())
+                got.emplace_back(e.seq(), e.data().value);
+        })) {
+        }
+        ASSERT_EQ(got.size(), before + 10) << "recovery cut records published after the dead claim";
+        for (std::uint64_t i = 0; i < before; ++i)
+            ASSERT_EQ(got[i], std::make_pair(i, i));
+        for (std::uint64_t i = 0; i < 10; ++i)
+            ASSERT_EQ(got[before + i], std::make_pair(before + 4 + i, 1000 + i));
+        const auto md = reader.metadata();
+        EXPECT_EQ(md.appended, before + 14);
+        EXPECT_EQ(md.dropped, 4u);
+        EXPECT_EQ(md.recovered_cut_bytes, 0u) << md.recovery_note;
+        auto producer = om::stream<stall_log>::open(name);
+        producer.append(stalling{7});  // numbered after them, never reusing theirs
+        EXPECT_EQ(producer.buffer().back().seq, before + 14);
+    }
 }
 
 TEST_F(mapped_log_test, kill_loop_producers_leave_exactly_a_prefix_with_every_acknowledged_record) {
@@ -961,6 +1041,34 @@ TEST_F(mapped_log_test, a_truncated_or_garbage_header_is_refused_with_advice) {
         FAIL() << "a garbage header must be refused";
     } catch (const om::error& e) {
         EXPECT_EQ(e.code(), om::errc::corrupt) << e.what();
+    }
+}
+
+// A header lost to a machine crash (zeros, or an empty file) beside segments
+// full of records must not pass for a creator that died while setting the
+// log up: that path sets the log up again and deletes every segment.
+TEST_F(mapped_log_test, a_blank_header_beside_segments_is_refused_and_deletes_nothing) {
+    for (const bool empty_file : {false, true}) {
+        const auto name = fresh(empty_file ? "blank-empty" : "blank-zeros");
+        {
+            auto p = u64_stream::open(name);
+            for (std::uint64_t i = 0; i < 5000; ++i)
+                p.append(i);
+        }
+        const auto path = dir_of(name) / "header";
+        if (empty_file)
+            fs::resize_file(path, 0);
+        else
+            write_file(path, std::vector<char>(om::detail::log_header_bytes, 0));
+        try {
+            (void)u64_stream::open(name);
+            FAIL() << "a blank header beside segments must be refused";
+        } catch (const om::error& e) {
+            EXPECT_EQ(e.code(), om::errc::corrupt) << e.what();
+            EXPECT_NE(std::string(e.what()).find("header was lost"), std::string::npos) << e.what();
+        }
+        EXPECT_TRUE(fs::exists(dir_of(name) / om::detail::segment_file_name(0)))
+            << "the records were deleted";
     }
 }
 

@@ -131,7 +131,6 @@ class flock_guard {
 
 // A file mapped read-write, whole.
 struct mapped_file {
-    boost::interprocess::file_mapping file;
     boost::interprocess::mapped_region region;
     std::byte* base = nullptr;
     std::size_t size = 0;
@@ -147,8 +146,11 @@ inline std::shared_ptr<mapped_file> map_whole_file(const std::filesystem::path& 
     namespace bip = boost::interprocess;
     auto m = std::make_shared<mapped_file>();
     try {
-        m->file = bip::file_mapping(path.c_str(), bip::read_write);
-        m->region = bip::mapped_region(m->file, bip::read_write);
+        // The mapping outlives the file's descriptor, which closes here: a
+        // log keeps one mapping per segment it reads or writes, and one open
+        // descriptor each would exhaust the process's limit (often 1,024).
+        const bip::file_mapping file(path.c_str(), bip::read_write);
+        m->region = bip::mapped_region(file, bip::read_write);
     } catch (const bip::interprocess_exception& e) {
         const int native = e.get_native_error();
         throw_errno(native != 0 ? native : EIO, what);

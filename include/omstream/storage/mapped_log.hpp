@@ -653,10 +653,24 @@ class mapped_log {
                 throw error(errc::io_error, what +
                                                 " is being created by a process that holds "
                                                 "it without a header; try again");
+            // A creator writes its header before any segment: segments beside
+            // a blank header mean that the header was lost (a machine crash
+            // before it reached the disk, or damage), not that its creator
+            // died. Setting it up again would delete every record.
+            std::size_t segments = 0;
             for (const auto& entry : std::filesystem::directory_iterator(m.files(), ec))
-                if (entry.path().extension() == ".seg")
-                    std::filesystem::remove(entry.path(), ec);
+                segments += entry.path().extension() == ".seg";
+            if (segments != 0)
+                throw error(errc::corrupt,
+                            m.dir.string() + "/header is blank but the log holds " +
+                                std::to_string(segments) +
+                                " segment files: its header was lost, and its records cannot "
+                                "be read without it; move the directory away to keep them, or "
+                                "remove the log with mapped_log<T>::remove(\"" +
+                                m.name + "\")");
             initialise(h, data, payload, capacity_records, settings, m.mode);
+            // On disk before any segment is: see above.
+            ::msync(m.header_file->base, detail::log_header_bytes, MS_SYNC);
         }
         validate(m);
         m.mode = detail::log_file_mode(h.file_mode);  // segments get the log's, whoever makes them
@@ -752,6 +766,19 @@ class mapped_log {
                 continue;
             }
             at.pos = k * D + scan.end;
+            // An unwritten frame that a producer's intent names is a claim
+            // whose writer died (everyone is gone). When others published
+            // after it (their append returned), skip it as padding, as a live
+            // reader would, and go on; at the end of the log, cut it.
+            if (*scan.why == '\0' && at.pos < claimed.pos) {
+                if (const auto* dead = intent_of_claim(m, at.seq, at.pos);
+                    dead != nullptr && dead->pos_to.load() <= claimed.pos &&
+                    published_from(m, dead->pos_to.load(), claimed.pos)) {
+                    pad_claim(m, at.seq, at.pos, *dead);
+                    h.skipped.fetch_add(dead->seq_to.load() - at.seq);
+                    continue;  // the scan reads the padding and what follows
+                }
+            }
             why = scan.why;
             // Index entries past the cut name frames that are gone.
             for (auto& e : m.segment_of(seg)->entries)
@@ -1370,7 +1397,7 @@ class mapped_log {
         }
         for (auto& p : m_->header->producers) {
             const std::uint64_t token = p.token.load(std::memory_order_acquire);
-            if (token == 0 || !covers(p, pos))
+            if (token == 0 || !covers(*m_, p, pos))
                 continue;
             if (detail::process_alive(static_cast<std::uint32_t>(token),
                                       p.start_time.load(std::memory_order_relaxed)))
@@ -1382,33 +1409,70 @@ class mapped_log {
     // Gives up the claim of a dead writer that starts at (seq, pos): its
     // frames become padding (counted), so nobody waits for them.
     void recover_claim(std::uint64_t seq, std::uint64_t pos) {
-        const detail::log_intent* found = nullptr;
-        int candidates = 0;
-        for (auto& p : m_->header->producers) {
-            if (p.seq_from.load(std::memory_order_acquire) != seq || !covers(p, pos))
-                continue;
-            if (p.confirmed.load(std::memory_order_acquire) ==
-                p.pos_from.load(std::memory_order_acquire) + 1) {
-                found = &p;
-                candidates = 1;
-                break;
-            }
-            found = &p;
-            ++candidates;
-        }
-        if (found == nullptr || candidates > 1) {
+        const detail::log_intent* found = intent_of_claim(*m_, seq, pos);
+        if (found == nullptr) {
             // No intent names this claim: a writer died between its claim and
             // its intent is impossible (the intent comes first). Wait longer.
             return;
         }
-        const std::uint64_t seq_to = found->seq_to.load(std::memory_order_acquire);
-        const std::uint64_t pos_to = found->pos_to.load(std::memory_order_acquire);
-        const auto D = m_->data_size;
-        // The claim may skip the rest of this segment first, then continue in the next.
+        pad_claim(*m_, seq, pos, *found);
+        m_->header->skipped.fetch_add(found->seq_to.load(std::memory_order_acquire) - seq,
+                                      std::memory_order_relaxed);
+        local_->stuck.clear();
+    }
+
+    // The producer intent that names the claim starting at (seq, pos), or
+    // nullptr when none or several do.
+    static const detail::log_intent* intent_of_claim(detail::log_mapping& m, std::uint64_t seq,
+                                                     std::uint64_t pos) {
+        const detail::log_intent* found = nullptr;
+        int candidates = 0;
+        for (auto& p : m.header->producers) {
+            if (p.seq_from.load(std::memory_order_acquire) != seq || !covers(m, p, pos))
+                continue;
+            if (p.confirmed.load(std::memory_order_acquire) ==
+                p.pos_from.load(std::memory_order_acquire) + 1)
+                return &p;
+            found = &p;
+            ++candidates;
+        }
+        return candidates == 1 ? found : nullptr;
+    }
+
+    // Whether a frame at `pos` or after it, before `end`, was published,
+    // stepping over unwritten claims that producers' intents name (at
+    // recovery, everyone is gone: they are all dead).
+    static bool published_from(detail::log_mapping& m, std::uint64_t pos, std::uint64_t end) {
+        const auto D = m.data_size;
+        while (pos < end) {
+            const auto f = map_segment(m, pos / D, false);
+            if (!f)
+                return false;
+            if (detail::load_length(f->base + detail::segment_header_bytes + pos % D) != 0)
+                return true;
+            const detail::log_intent* next = nullptr;
+            for (auto& p : m.header->producers)
+                if (covers(m, p, pos) && p.pos_to.load() > pos)
+                    next = &p;
+            if (next == nullptr)
+                return false;
+            pos = next->pos_to.load();
+        }
+        return false;
+    }
+
+    // Turns the unwritten frames of the dead claim `p`, from (seq, pos) on,
+    // into padding (a claim may skip the rest of a segment first, then
+    // continue in the next one).
+    static void pad_claim(detail::log_mapping& m, std::uint64_t seq, std::uint64_t pos,
+                          const detail::log_intent& p) {
+        const std::uint64_t seq_to = p.seq_to.load(std::memory_order_acquire);
+        const std::uint64_t pos_to = p.pos_to.load(std::memory_order_acquire);
+        const auto D = m.data_size;
         std::uint64_t at = pos;
         while (at < pos_to) {
             const std::uint64_t end = std::min<std::uint64_t>(pos_to, (at / D + 1) * D);
-            std::byte* data = map_segment(*m_, at / D, true)->base + detail::segment_header_bytes;
+            std::byte* data = map_segment(m, at / D, true)->base + detail::segment_header_bytes;
             std::byte* frame = data + at % D;
             const auto bytes = static_cast<std::uint32_t>(end - at);
             const std::uint64_t next = end == pos_to ? seq_to : seq;
@@ -1424,8 +1488,6 @@ class mapped_log {
                                                                std::memory_order_acq_rel);
             at = end;
         }
-        m_->header->skipped.fetch_add(seq_to - seq, std::memory_order_relaxed);
-        local_->stuck.clear();
     }
 
     // Spans over the `count` records of a window taken over, from its first.
@@ -1504,24 +1566,26 @@ class mapped_log {
             const std::byte* data = segment_data(pos / m_->data_size);
             return data != nullptr && detail::load_length(data + pos % m_->data_size) == 0;
         };
-        const std::uint64_t first = first_record_of_claim(from, to);
+        const std::uint64_t first = first_record_of_claim(*m_, from, to);
         return unpublished(from) || (first != from && unpublished(first));
     }
 
     // Where the records of a claim of [from, to) start: at `from`, or, when
     // they did not fit the rest of that segment, at the next one (the rest
     // is padding, published first).
-    std::uint64_t first_record_of_claim(std::uint64_t from, std::uint64_t to) const noexcept {
-        const std::uint64_t next_segment = (from / m_->data_size + 1) * m_->data_size;
+    static std::uint64_t first_record_of_claim(const detail::log_mapping& m, std::uint64_t from,
+                                               std::uint64_t to) noexcept {
+        const std::uint64_t next_segment = (from / m.data_size + 1) * m.data_size;
         return to > next_segment ? next_segment : from;
     }
 
     // Whether a reader waiting at `pos` waits for the claim the intent names:
     // at its start, or, past the padding it published, at its first record.
-    bool covers(const detail::log_intent& p, std::uint64_t pos) const noexcept {
+    static bool covers(const detail::log_mapping& m, const detail::log_intent& p,
+                       std::uint64_t pos) noexcept {
         const std::uint64_t from = p.pos_from.load(std::memory_order_acquire);
         const std::uint64_t to = p.pos_to.load(std::memory_order_acquire);
-        return from < to && (pos == from || pos == first_record_of_claim(from, to));
+        return from < to && (pos == from || pos == first_record_of_claim(m, from, to));
     }
 
     std::byte* producer_segment(std::uint64_t k) {
