@@ -129,6 +129,23 @@ TEST(record, json_records_round_trip_and_print_as_json) {
     EXPECT_EQ(printed.str(), R"({"foo":"bar","n":3})");
 }
 
+// A value that is not valid JSON text (a string with invalid UTF-8) is an
+// omstream::error before anything is appended, not nlohmann's exception.
+TEST(record, a_json_record_that_cannot_be_written_is_refused_and_nothing_is_appended) {
+    auto s = om::stream<om::memory<nlohmann::json>>::open("rec-json-bad-utf8");
+    const nlohmann::json bad = {{"name", std::string("\xff\xfe")}};
+    try {
+        s.append(bad);
+        FAIL() << "invalid UTF-8 must be refused";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::invalid_record) << e.what();
+        EXPECT_NE(std::string(e.what()).find("UTF-8"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(s.metadata().appended, 0u);
+    s.append(nlohmann::json{{"name", "ok"}});
+    EXPECT_EQ(s.metadata().appended, 1u);
+}
+
 // Windows of json records are views like any other (S12). This once failed to
 // compile: ADL on window_iterator<json> found json's friend swap, whose
 // converting constructor asked again whether the iterator was swappable.

@@ -23,6 +23,7 @@ enum class errc {
     io_error,           // any other operating-system failure
     inherited_handle,   // a handle of a shared storage used in a child of fork()
     in_use,             // a consumer group still has live members
+    invalid_record,     // a record that its codec cannot encode
 };
 
 namespace detail {
@@ -57,6 +58,8 @@ class error_category_impl final : public std::error_category {
                 return "handle inherited through fork()";
             case errc::in_use:
                 return "in use";
+            case errc::invalid_record:
+                return "invalid record";
         }
         return "unknown omstream error";
     }

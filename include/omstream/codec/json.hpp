@@ -20,7 +20,19 @@ struct codec<nlohmann::json> {
     static constexpr std::size_t fixed_size = 0;
     static constexpr std::string_view name = "nlohmann::json";
 
-    static std::size_t encoded_size(const nlohmann::json& value) { return value.dump().size(); }
+    // Asked before any space is claimed: a value that cannot be written as
+    // JSON text is refused here, with nothing appended.
+    static std::size_t encoded_size(const nlohmann::json& value) {
+        try {
+            return value.dump().size();
+        } catch (const nlohmann::json::exception& e) {
+            throw error(errc::invalid_record,
+                        std::string("a JSON record cannot be stored (") + e.what() +
+                            "); its strings must be valid UTF-8: fix the value, or store "
+                            "dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) as "
+                            "a std::string record");
+        }
+    }
     static void encode(const nlohmann::json& value, std::byte* out) {
         const std::string text = value.dump();
         std::memcpy(out, text.data(), text.size());
