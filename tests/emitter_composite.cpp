@@ -1,6 +1,6 @@
 // first_of<E...> (DESIGN §4): "N records or I seconds, whichever comes
-// first". A window as soon as any child emitter has one; when one emits, the
-// others start over from now.
+// first". A window as soon as any child emitter has one; when one emits,
+// every child, that one included, starts over from now.
 #include <omstream/core.hpp>
 
 #include <gtest/gtest.h>
@@ -104,6 +104,66 @@ TEST_F(emitter_composite, the_count_window_starts_over_when_the_time_window_emit
     EXPECT_TRUE(drain(s).empty());
     producer.append(159);
     EXPECT_EQ(drain(s), std::vector<std::size_t>{100});
+}
+
+// "100 records or 1 s since the last window": a time child that kept its
+// grid would, polled late, replay the intervals missed meanwhile and then
+// end the next interval early.
+TEST_F(emitter_composite, the_time_window_starts_over_when_it_emits) {
+    auto s = consumer();
+    composite::open(name()).append(1);
+    manual_clock::advance(5500ms);  // nobody polled for 5.5 s
+    EXPECT_EQ(drain(s), std::vector<std::size_t>{1});
+    manual_clock::advance(1s - 1ns);
+    EXPECT_TRUE(drain(s).empty());
+    manual_clock::advance(1ns);  // 6.5 s: one interval after the last window
+    EXPECT_EQ(drain(s), std::vector<std::size_t>{0});
+    manual_clock::advance(1100ms);  // polled 0.1 s after the interval's end
+    EXPECT_EQ(drain(s), std::vector<std::size_t>{0});
+    manual_clock::advance(1s - 1ns);  // 8.6 s - 1 ns: not yet 1 s since 7.6 s
+    EXPECT_TRUE(drain(s).empty());
+    manual_clock::advance(1ns);
+    EXPECT_EQ(drain(s), std::vector<std::size_t>{0});
+}
+
+// docs/emitters.md: next() may take the one record type an emitter supports.
+struct pairs_of_doubles {
+    using emitter_concept = omstream::emitter_tag;
+    using clock_type = manual_clock;
+    struct state_type {};
+    using accepted_options = boost::hana::tuple<>;
+
+    state_type start(clock_type::time_point) const { return {}; }
+    omstream::decision<clock_type> next(const omstream::window<double>& pending, state_type&,
+                                        clock_type::time_point) const {
+        return pending.size() >= 2 ? omstream::decision<clock_type>::emit(2)
+                                   : omstream::decision<clock_type>::wait();
+    }
+};
+static_assert(!omstream::emitter<pairs_of_doubles, int>);
+
+TEST_F(emitter_composite, a_child_whose_next_takes_one_record_type_is_accepted) {
+    using pairs_or_time =
+        omstream::first_of<pairs_of_doubles, omstream::basic_relaxed_time_window<manual_clock>>;
+    using doubles = omstream::stream<omstream::memory<double>, pairs_or_time>;
+    static_assert(omstream::check_emitter<pairs_or_time, double>());
+    std::vector<std::vector<double>> windows;
+    {
+        auto s = doubles::open(name(), omstream::interval = 1s);
+        auto take = [&] {
+            while (s.poll([&](const omstream::window<double>& w) {
+                windows.emplace_back(w.begin(), w.end());
+            })) {
+            }
+        };
+        take();  // the group starts now
+        s.append(std::vector<double>{0.5, 1.5, 2.5});
+        take();
+        manual_clock::advance(1s);
+        take();
+    }
+    omstream::memory<double>::remove(name());
+    EXPECT_EQ(windows, (std::vector<std::vector<double>>{{0.5, 1.5}, {2.5}}));
 }
 
 TEST_F(emitter_composite, every_record_once_in_order) {

@@ -126,6 +126,24 @@ TEST_F(emitter_count, max_wait_does_not_hold_back_full_windows) {
     EXPECT_EQ(drain(s), (std::vector<std::vector<int>>{{3}}));
 }
 
+// The first record's time plus max_wait is past what the clock holds: the
+// deadline saturates instead of wrapping into the past.
+TEST_F(emitter_count, a_max_wait_too_long_to_reach_never_delivers_the_partial_window) {
+    using years = std::chrono::years;
+    for (const std::chrono::nanoseconds too_long :
+         {std::chrono::nanoseconds::max(), std::chrono::nanoseconds(years(250))}) {
+        omstream::memory<int>::remove(name());
+        auto s = counted::open(name(), omstream::size = 10, omstream::max_wait = too_long);
+        s.append(1);
+        manual_clock::advance(1ms);
+        EXPECT_TRUE(drain(s).empty()) << "max_wait " << too_long.count() << " ns";
+        manual_clock::advance(years(10));
+        EXPECT_TRUE(drain(s).empty()) << "max_wait " << too_long.count() << " ns";
+        s.append(std::vector<int>(9, 2));
+        EXPECT_EQ(drain(s).size(), 1u) << "a full window still goes out";
+    }
+}
+
 TEST_F(emitter_count, apply_delivers_the_same_windows) {
     auto s = counted::open(name(), omstream::size = 2);
     for (int i = 0; i < 6; ++i)

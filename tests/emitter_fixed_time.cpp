@@ -157,7 +157,8 @@ TEST_F(emitter_fixed_time, a_late_record_behind_an_on_time_one_is_not_delivered)
 }
 
 // No interval before L0 (the group's start) was ever emitted, so records
-// created before it are not late: the first window delivers them.
+// created before it are not late while the first window is still to come:
+// it delivers them.
 TEST_F(emitter_fixed_time, records_appended_before_the_group_starts_are_not_late) {
     fixed::open(name()).append(1);
     manual_clock::advance(100ms);
@@ -165,6 +166,20 @@ TEST_F(emitter_fixed_time, records_appended_before_the_group_starts_are_not_late
     manual_clock::advance(1s);
     EXPECT_EQ(records(drain(s)), (std::vector<std::vector<int>>{{1}}));
     EXPECT_EQ(s.metadata().groups.at(0).late, 0u);
+}
+
+// Once windows went out, a record from before L0 is as late as one from the
+// first interval: neither may be delivered in some later window.
+TEST_F(emitter_fixed_time, a_record_from_before_the_group_start_arriving_after_a_window_is_late) {
+    auto s = consumer();
+    manual_clock::advance(3100ms);
+    EXPECT_EQ(drain(s).size(), 3u);
+    append_created_at(t0 - 1ms, 7);
+    append_created_at(t0 + 1ms, 8);
+    fixed::open(name()).append(9);  // L0 + 3.1 s
+    manual_clock::advance(1s);
+    EXPECT_EQ(records(drain(s)), (std::vector<std::vector<int>>{{9}}));
+    EXPECT_EQ(s.metadata().groups.at(0).late, 2u);
 }
 
 TEST_F(emitter_fixed_time, a_record_late_by_a_whole_interval_is_counted_once) {
@@ -176,6 +191,19 @@ TEST_F(emitter_fixed_time, a_record_late_by_a_whole_interval_is_counted_once) {
     manual_clock::advance(1s);
     EXPECT_EQ(records(drain(s)), (std::vector<std::vector<int>>{{}}));
     EXPECT_EQ(s.metadata().groups.at(0).late, 2u);
+}
+
+// L0 + interval is past what int64 nanoseconds hold: the end saturates
+// instead of wrapping into the past.
+TEST_F(emitter_fixed_time, an_interval_too_long_to_reach_never_ends) {
+    auto s = fixed::open(name(), omstream::interval = std::chrono::years(250));
+    EXPECT_FALSE(s.poll([](const auto&) {}));
+    s.append(1);
+    manual_clock::advance(1s);
+    EXPECT_TRUE(drain(s).empty());
+    manual_clock::advance(std::chrono::years(10));
+    EXPECT_TRUE(drain(s).empty());
+    EXPECT_EQ(s.metadata().groups.at(0).late, 0u);
 }
 
 TEST_F(emitter_fixed_time, interval_must_be_positive) {

@@ -150,6 +150,18 @@ TEST_F(emitter_relaxed_time, nothing_is_dropped) {
     EXPECT_EQ(s.metadata().groups.at(0).late, 0u);
 }
 
+// L0 + interval is past what int64 nanoseconds hold: the end saturates
+// instead of wrapping into the past.
+TEST_F(emitter_relaxed_time, an_interval_too_long_to_reach_never_ends) {
+    auto s = relaxed::open(name(), omstream::interval = std::chrono::years(250));
+    EXPECT_FALSE(s.poll([](const auto&) {}));
+    s.append(1);
+    manual_clock::advance(1s);
+    EXPECT_TRUE(drain(s).empty());
+    manual_clock::advance(std::chrono::years(10));
+    EXPECT_TRUE(drain(s).empty());
+}
+
 TEST_F(emitter_relaxed_time, interval_must_be_positive) {
     try {
         (void)relaxed::open(name(), omstream::interval = 0s);

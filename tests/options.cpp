@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,38 @@ TEST(options, duration_options_take_durations_of_any_period) {
     // Floating and finer periods round up: a non-zero duration stays non-zero.
     EXPECT_EQ((omstream::max_wait = 1.5s).value, 1500ms);
     EXPECT_EQ((omstream::interval = std::chrono::duration<long long, std::pico>(1)).value, 1ns);
+}
+
+// Converted unchecked, years(300) wrapped to a negative count of nanoseconds
+// and was refused as "interval must be positive", or worse, a larger one
+// wrapped to a positive one.
+TEST(options, a_duration_beyond_int64_nanoseconds_is_refused_with_the_range) {
+    const auto refused = [](auto make, const char* what) {
+        try {
+            (void)make();
+            ADD_FAILURE() << what << " accepted";
+        } catch (const omstream::error& e) {
+            EXPECT_EQ(e.code_value(), omstream::errc::invalid_option) << what;
+            const std::string message = e.what();
+            EXPECT_NE(message.find("'interval'"), std::string::npos) << message;
+            EXPECT_NE(message.find("9223372036854775807 ns"), std::string::npos) << message;
+            EXPECT_NE(message.find("292 years"), std::string::npos) << message;
+        }
+    };
+    refused([] { return omstream::interval = std::chrono::years(300); }, "300 years");
+    refused([] { return omstream::interval = std::chrono::years(-300); }, "-300 years");
+    refused([] { return omstream::interval = std::chrono::years(600); }, "600 years");
+    refused([] { return omstream::interval = std::chrono::duration<double>(1e300); }, "1e300 s");
+    refused(
+        [] {
+            return omstream::interval =
+                       std::chrono::duration<double>(std::numeric_limits<double>::quiet_NaN());
+        },
+        "NaN s");
+    EXPECT_EQ((omstream::interval = std::chrono::years(292)).value,
+              std::chrono::nanoseconds(std::chrono::years(292)));
+    EXPECT_EQ((omstream::max_wait = std::chrono::nanoseconds::max()).value,
+              std::chrono::nanoseconds::max());
 }
 
 }  // namespace

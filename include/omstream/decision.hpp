@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <ratio>
 
 namespace omstream {
 
@@ -31,5 +33,31 @@ struct decision {
     static decision emit(std::size_t count) { return {action::emit, count, time_point::max()}; }
     static decision drop(std::size_t count) { return {action::drop, count, time_point::max()}; }
 };
+
+namespace detail {
+// `t + d` (d >= 0) for a deadline, rounded up to the clock's ticks. A sum
+// past what the clock holds saturates to time_point::max(): a deadline too
+// far away to reach means never, not a wrapped one that has already passed.
+template <class Clock>
+typename Clock::time_point deadline_after(typename Clock::time_point t,
+                                          std::chrono::nanoseconds d) noexcept {
+    using time_point = typename Clock::time_point;
+    using duration = typename Clock::duration;
+    if constexpr (std::ratio_less_v<typename duration::period, std::nano>) {
+        if (d > std::chrono::duration_cast<std::chrono::nanoseconds>(duration::max()))
+            return time_point::max();
+    }
+    const auto ticks = std::chrono::ceil<duration>(d);
+    if (t.time_since_epoch() >= duration::zero() && ticks > time_point::max() - t)
+        return time_point::max();
+    return t + ticks;
+}
+
+// The same on the signed nanoseconds that emitter states keep.
+inline std::int64_t deadline_after(std::int64_t t_ns, std::chrono::nanoseconds d) noexcept {
+    const std::int64_t limit = std::chrono::nanoseconds::max().count();
+    return t_ns >= 0 && d.count() > limit - t_ns ? limit : t_ns + d.count();
+}
+}  // namespace detail
 
 }  // namespace omstream

@@ -4,6 +4,8 @@
 // option that none of them takes is a compile error that names it.
 #pragma once
 
+#include <omstream/error.hpp>
+
 #include <boost/hana/contains.hpp>
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
@@ -11,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <ratio>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -73,6 +76,39 @@ template <class V, class T>
 concept duration_to_duration = is_duration<T> && is_duration<std::remove_cvref_t<V>>;
 template <class V, class T>
 concept option_argument = std::constructible_from<T, V> || duration_to_duration<V, T>;
+
+// `v` in the option's duration type, rounded up so that a non-zero duration
+// never becomes zero. A value out of that type's range is refused: the
+// conversion would wrap (years(300) in nanoseconds is negative).
+template <class Option, class To, class From>
+constexpr To option_duration(const From& v) {
+    if constexpr (std::is_same_v<To, From>) {
+        return v;
+    } else {
+        // Compared in long double, which holds any duration without wrapping;
+        // where it holds int64 inexactly, max rounds up to 2^63, still safe.
+        const long double x = std::chrono::duration<long double, typename To::period>(v).count();
+        const auto lowest = static_cast<long double>(To::min().count());
+        const auto highest = static_cast<long double>(To::max().count());
+        if (!(x >= lowest && x < highest)) {
+            const auto years =
+                std::chrono::duration_cast<std::chrono::duration<double, std::ratio<31556952>>>(
+                    To::max());
+            std::string range =
+                std::to_string(To::min().count()) + " to " + std::to_string(To::max().count());
+            if constexpr (std::is_same_v<typename To::period, std::nano>)
+                range += " ns";
+            else
+                range += " ticks of " + std::to_string(To::period::num) + "/" +
+                         std::to_string(To::period::den) + " s";
+            throw error(errc::invalid_option, std::string("omstream: option '") + Option::name +
+                                                  "' must be within " + range + " (about " +
+                                                  std::to_string(static_cast<long>(years.count())) +
+                                                  " years either way)");
+        }
+        return std::chrono::ceil<To>(v);
+    }
+}
 }  // namespace detail
 
 // The object users write on the left of `=`.
@@ -89,11 +125,8 @@ struct option_key {
             // refused with a message that names the option instead.
             Option::template check_duration<false>();
             return {};
-        } else if constexpr (detail::is_duration<value_type> &&
-                             !std::is_convertible_v<V, value_type>) {
-            // Any period: a finer or floating one rounds up, so that a
-            // non-zero duration never becomes zero.
-            return {std::chrono::ceil<value_type>(v)};
+        } else if constexpr (detail::is_duration<value_type>) {
+            return {detail::option_duration<Option, value_type>(v)};
         } else {
             return {value_type(std::forward<V>(v))};
         }

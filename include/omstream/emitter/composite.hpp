@@ -1,9 +1,10 @@
 // first_of<E...>: a window as soon as any of its emitters has one, "100
-// records or 1 s, whichever comes first". When one emitter emits, the others
-// start over from now, so `first_of<count_window, relaxed_time_window>` means
-// "size records, or interval since the last window". The child emitters and
-// their states live in Hana tuples; options are routed to every child that
-// takes them.
+// records or 1 s, whichever comes first". When one emitter emits, every one,
+// that one included, starts over from now, so `first_of<count_window,
+// relaxed_time_window>` means "size records, or interval since the last
+// window": a time child keeps no grid and replays no missed intervals. The
+// child emitters and their states live in Hana tuples; options are routed to
+// every child that takes them.
 #pragma once
 
 #include <omstream/concepts.hpp>
@@ -21,10 +22,36 @@
 
 namespace omstream {
 
+namespace detail {
+// check_emitter() but for next(), whose record type first_of learns only when
+// it is called: a child may take the one record type it supports.
+template <class E>
+constexpr bool check_first_of_child() {
+    static_assert(emitter_opted_in<E>,
+                  "omstream: not an emitter: add `using emitter_concept = omstream::emitter_tag;`");
+    if constexpr (emitter_opted_in<E>) {
+        static_assert(emitter_has_clock<E>,
+                      "omstream: an emitter needs `using clock_type = <a std::chrono clock>;`");
+        static_assert(
+            emitter_state_storable<E>,
+            "omstream: an emitter needs `using state_type = ...;`, trivially copyable and at "
+            "most omstream::max_emitter_state (64) bytes");
+        if constexpr (emitter_has_clock<E> && emitter_state_storable<E>)
+            static_assert(
+                emitter_can_start<E>,
+                "omstream: an emitter needs `state_type start(clock_type::time_point now) const`");
+        static_assert(std::copy_constructible<E>,
+                      "omstream: an emitter must be copy constructible");
+    }
+    return emitter_opted_in<E> && emitter_has_clock<E> && emitter_state_storable<E> &&
+           emitter_can_start<E> && std::copy_constructible<E>;
+}
+}  // namespace detail
+
 template <class... Emitters>
 struct first_of {
     static_assert(sizeof...(Emitters) >= 1, "omstream: first_of needs at least one emitter");
-    static_assert((check_emitter<Emitters>() && ...));
+    static_assert((detail::check_first_of_child<Emitters>() && ...));
 
     using first_emitter = std::tuple_element_t<0, std::tuple<Emitters...>>;
     using clock_type = typename first_emitter::clock_type;
@@ -71,26 +98,29 @@ struct first_of {
             // Waits until the first child could change its answer.
             return decision<clock_type>::wait(earliest, fewest);
         } else {
-            constexpr auto index = boost::hana::size_c<I>;
-            auto child_state = state[index];
-            auto d = emitters[index].next(pending, child_state, now);
-            if (d.what == action::wait)
-                return next_from<T, I + 1>(pending, state, now, std::min(earliest, d.deadline),
-                                           std::min(fewest, std::max<std::size_t>(d.more, 1)));
-            state[index] = child_state;
-            if (d.what == action::emit)
-                restart_others<I>(state, now);
-            return d;
-        }
-    }
-
-    template <std::size_t Fired, std::size_t I = 0>
-    void restart_others(state_type& state, time_point now) const {
-        if constexpr (I < sizeof...(Emitters)) {
-            constexpr auto index = boost::hana::size_c<I>;
-            if constexpr (I != Fired)
-                state[index] = emitters[index].start(now);
-            restart_others<Fired, I + 1>(state, now);
+            using child = std::tuple_element_t<I, std::tuple<Emitters...>>;
+            if constexpr (!emitter_can_decide<child, T>) {
+                static_assert(emitter_can_decide<child, T>,
+                              "omstream: every emitter of first_of needs `decision<clock_type> "
+                              "next(const window<T>& pending, state_type& state, "
+                              "clock_type::time_point now) const` for the stream's record type T");
+                return {};
+            } else {
+                constexpr auto index = boost::hana::size_c<I>;
+                auto child_state = state[index];
+                auto d = emitters[index].next(pending, child_state, now);
+                if (d.what == action::wait)
+                    return next_from<T, I + 1>(pending, state, now, std::min(earliest, d.deadline),
+                                               std::min(fewest, std::max<std::size_t>(d.more, 1)));
+                // A time child that kept its grid would, after a window of
+                // another child, end its interval early; after one of its
+                // own, replay the intervals missed meanwhile.
+                if (d.what == action::emit)
+                    state = start(now);
+                else
+                    state[index] = child_state;
+                return d;
+            }
         }
     }
 };

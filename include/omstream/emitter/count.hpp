@@ -48,8 +48,8 @@ struct basic_count_window {
             return decision<Clock>::wait(time_point::max(), missing);
         if (pending.empty())
             return decision<Clock>::wait();  // the first record sets the deadline
-        const auto due = (*pending.entries().begin()).template created<Clock>() +
-                         std::chrono::duration_cast<typename Clock::duration>(max_wait);
+        const auto due = detail::deadline_after<Clock>(
+            (*pending.entries().begin()).template created<Clock>(), max_wait);
         if (now >= due)
             return decision<Clock>::emit(pending.size());
         return decision<Clock>::wait(due, missing);

@@ -23,7 +23,7 @@ struct time_window {
     using accepted_options = boost::hana::tuple<boost::hana::type<interval_option>>;
     struct state_type {
         std::int64_t start_ns;   // start of the next interval to emit
-        std::int64_t origin_ns;  // L0: the group's start; nothing before it was ever emitted
+        std::int64_t origin_ns;  // L0: the group's start; start_ns == origin_ns: nothing emitted
         std::int64_t split;      // 1 once part of the current interval went out (see next())
     };
 
@@ -44,12 +44,16 @@ struct time_window {
     template <class T>
     decision<Clock> next(const window<T>& pending, state_type& state, time_point now) const {
         const std::int64_t start = state.start_ns;
-        const std::int64_t end = start + interval.count();
-        // S6: a record created in an interval already emitted is late. Records
-        // from before the group's start fall in no emitted interval: not late.
-        auto late = [&](std::int64_t created) {
-            return created >= state.origin_ns && created < start;
-        };
+        const std::int64_t end = deadline_after(start, interval);
+        // An interval whose end the clock cannot hold never ends.
+        const bool endless = end == std::numeric_limits<std::int64_t>::max();
+        // S6: a record created in an interval already emitted is late. Until
+        // the first interval is out nothing is, so records from before the
+        // group's start go to the first window. After it they are late like
+        // any other: else one arriving then would join whatever window is
+        // next, while a younger record from the first interval is dropped.
+        const bool emitted_any = start != state.origin_ns;
+        auto late = [&](std::int64_t created) { return emitted_any && created < start; };
         auto entries = pending.entries();
         if constexpr (DropLate) {
             std::size_t leading = 0;
@@ -61,13 +65,13 @@ struct time_window {
             if (leading != 0)
                 return decision<Clock>::drop(leading);
         }
-        if (to_ns<Clock>(now) < end) {
+        if (endless || to_ns<Clock>(now) < end) {
             // Until `end` only time changes the answer, except where a late
             // record can arrive at the front of the pending records, to be
             // dropped: when none are pending (fixed windows).
             const std::size_t more =
                 DropLate && pending.empty() ? 1 : std::numeric_limits<std::size_t>::max();
-            return decision<Clock>::wait(from_ns<Clock>(end), more);
+            return decision<Clock>::wait(endless ? time_point::max() : from_ns<Clock>(end), more);
         }
         std::size_t covered = 0;
         for (auto e : entries) {
