@@ -1233,6 +1233,45 @@ TEST_F(mapped_log_test, bad_options_are_refused_with_the_range) {
         EXPECT_EQ(e.code(), om::errc::invalid_option);
         EXPECT_NE(std::string(e.what()).find("64 KiB"), std::string::npos) << e.what();
     }
+    auto refused = [&](auto&&... options) {
+        try {
+            (void)u64_stream::open(name, options...);
+            return std::string("accepted");
+        } catch (const om::error& e) {
+            return e.code() == om::errc::invalid_option ? std::string(e.what())
+                                                        : std::string("another error");
+        }
+    };
+    EXPECT_NE(refused(om::segment_size = 100000).find("power of two"), std::string::npos);
+    EXPECT_NE(refused(om::max_age = -1h).find("negative"), std::string::npos);
+    EXPECT_NE(refused(om::durability = om::sync_every(0)).find("positive"), std::string::npos);
+    EXPECT_NE(refused(om::durability = om::sync_every(0ns)).find("positive"), std::string::npos);
+}
+
+// A log's settings are fixed when it is created: another value at a later
+// open is refused, naming both, rather than silently not applied.
+TEST_F(mapped_log_test, an_open_asking_for_other_settings_than_the_logs_is_refused) {
+    const auto name = fresh("settings");
+    { (void)u64_stream::open(name, om::segment_size = 65536, om::max_bytes = 1u << 20); }
+    auto refusal = [&](auto&&... options) -> std::string {
+        try {
+            (void)u64_stream::open(name, options...);
+            return "accepted";
+        } catch (const om::error& e) {
+            EXPECT_EQ(e.code(), om::errc::invalid_option) << e.what();
+            return e.what();
+        }
+    };
+    EXPECT_NE(refusal(om::max_bytes = 163840).find("created with max_bytes 1048576"),
+              std::string::npos);
+    EXPECT_NE(refusal(om::keep = true).find("keep"), std::string::npos);
+    EXPECT_NE(refusal(om::max_age = 1s).find("max_age"), std::string::npos);
+    EXPECT_NE(refusal(om::segment_size = 1u << 20).find("segment_size 65536"), std::string::npos);
+    EXPECT_NE(refusal(om::capacity = 100).find("capacity"), std::string::npos);
+    // The same values, or none, open it.
+    EXPECT_EQ(refusal(om::segment_size = 65536, om::max_bytes = 1u << 20, om::keep = false),
+              "accepted");
+    EXPECT_EQ(refusal(), "accepted");
 }
 
 }  // namespace

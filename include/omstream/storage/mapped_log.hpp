@@ -198,10 +198,13 @@ class mapped_log {
                 : std::filesystem::path(options.template get<root_option>(""));
         const std::size_t segment =
             options.template get<segment_size_option>(detail::default_segment_data);
-        if (segment < detail::min_segment_data || segment > detail::max_segment_data)
+        if (segment < detail::min_segment_data || segment > detail::max_segment_data ||
+            !std::has_single_bit(segment))
             throw error(errc::invalid_option,
-                        "mapped_log segment_size must be between 64 KiB and 256 MiB");
-        const std::size_t data = std::bit_floor(segment);
+                        "mapped_log segment_size must be a power of two between 64 KiB and "
+                        "256 MiB, not " +
+                            std::to_string(segment));
+        const std::size_t data = segment;
         const std::size_t payload = options.template get<max_record_size_option>(
             fixed ? codec<T>::fixed_size : std::min<std::size_t>(std::size_t{1} << 20, data / 4));
         if (payload == 0 || detail::frame_size(payload) > data / 2 ||
@@ -215,14 +218,23 @@ class mapped_log {
         settings.max_age_ns =
             options.template get<max_age_option>(std::chrono::nanoseconds(0)).count();
         settings.max_bytes = options.template get<max_bytes_option>(0);
+        if (settings.max_age_ns < 0)
+            throw error(errc::invalid_option, "mapped_log max_age must not be negative");
+        const sync_policy durability = options.template get<durability_option>(sync_never);
+        if (Options::template has<durability_option> && !durability.always &&
+            durability.every_records == 0 && durability.every.count() <= 0)
+            throw error(errc::invalid_option,
+                        "mapped_log durability sync_every needs a positive record count or "
+                        "interval (om::sync_never says never)");
         auto m = std::make_shared<detail::log_mapping>();
         m->name = std::string(name);
         m->dir = root_dir / std::string(name);
         m->mode = detail::log_file_mode(options.template get<permissions_option>(0600));
-        m->durability = options.template get<durability_option>(sync_never);
+        m->durability = durability;
         m->start = options.template get<start_option>(from_oldest);
         open_log(*m, root_dir, data, fixed ? codec<T>::fixed_size : payload,
                  options.template get<capacity_option>(0), settings);
+        check_settings_given(*m, options, data, payload, settings);
         return mapped_log(std::move(m));
     }
 
@@ -681,6 +693,38 @@ class mapped_log {
         // Held while this handle lives: the next opener learns whether it is alone.
         while (::flock(m.header_fd.get(), LOCK_SH) != 0 && errno == EINTR) {
         }
+    }
+
+    // The settings a log keeps in its header are fixed when it is created:
+    // an open that asks for another value of one is refused rather than
+    // silently given the log's (a max_bytes that never applies fills a disk).
+    template <class Options>
+    static void check_settings_given(const detail::log_mapping& m, const Options& options,
+                                     std::size_t data, std::size_t payload,
+                                     const detail::log_settings& settings) {
+        const auto& h = *m.header;
+        auto refuse = [&](const char* option, std::uint64_t kept, std::uint64_t asked) {
+            throw error(errc::invalid_option,
+                        "mapped_log '" + m.name + "' was created with " + option + " " +
+                            std::to_string(kept) + " and this open asks for " +
+                            std::to_string(asked) +
+                            ": a log's settings are fixed at creation; open it without the "
+                            "option or with the same value, or remove the log to start anew");
+        };
+        if (Options::template has<keep_option> && (h.keep != 0) != settings.keep)
+            refuse("keep", h.keep != 0, settings.keep);
+        if (Options::template has<max_age_option> && h.max_age_ns != settings.max_age_ns)
+            refuse("max_age (ns)", static_cast<std::uint64_t>(h.max_age_ns),
+                   static_cast<std::uint64_t>(settings.max_age_ns));
+        if (Options::template has<max_bytes_option> && h.max_bytes != settings.max_bytes)
+            refuse("max_bytes", h.max_bytes, settings.max_bytes);
+        if (Options::template has<segment_size_option> && h.segment_data != data)
+            refuse("segment_size", h.segment_data, data);
+        if (Options::template has<max_record_size_option> && !fixed && h.max_payload != payload)
+            refuse("max_record_size", h.max_payload, payload);
+        if (Options::template has<capacity_option> &&
+            h.capacity != options.template get<capacity_option>(0))
+            refuse("capacity", h.capacity, options.template get<capacity_option>(0));
     }
 
     static void initialise(detail::log_header& h, std::size_t data, std::size_t payload,
