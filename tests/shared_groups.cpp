@@ -187,7 +187,7 @@ TEST(shared_groups, a_group_with_a_live_member_in_another_process_is_not_removed
     om::testing::kill_and_reap(member);
     EXPECT_TRUE(detail::remove_group(*table, "g", "s"));
     EXPECT_EQ(live_slots_named(*table, "g"), 0);
-    EXPECT_EQ(detail::lowest_committed(*table), 0u);  // no group: nothing is reused
+    EXPECT_EQ(detail::lowest_committed(*table), 0u);  // where the removed group had got to
     ::close(ready[0]);
     ::close(ready[1]);
 }
@@ -214,6 +214,24 @@ TEST(shared_groups, a_removed_group_leaves_the_probe_of_others_intact) {
     EXPECT_EQ(live_slots_named(*table, "g"), 1);
     EXPECT_EQ(live_slots_named(*table, other), 1);
     detail::leave_group(again);
+}
+
+// Once the last group is removed, producers may go on as they would before
+// any group joined, from where the groups had got to: 0 (what an empty
+// table says) would keep a ring whose tail passed its capacity full for good.
+TEST(shared_groups, with_only_removed_groups_records_are_held_from_where_they_had_got_to) {
+    shared_table table;
+    EXPECT_EQ(detail::lowest_committed(*table), 0u);  // no group yet
+    const std::string other = same_home_as("g");
+    detail::leave_group(detail::join_group(*table, "g", no_state(), [] { return 40; }));
+    detail::leave_group(detail::join_group(*table, other, no_state(), [] { return 30; }));
+    ASSERT_TRUE(detail::remove_group(*table, "g", "s"));
+    EXPECT_EQ(detail::lowest_committed(*table), 30u);  // a live group decides alone
+    ASSERT_TRUE(detail::remove_group(*table, other, "s"));
+    EXPECT_EQ(detail::lowest_committed(*table), 40u);
+    // A group created again holds records from its own start.
+    detail::leave_group(detail::join_group(*table, "g", no_state(), [] { return 35; }));
+    EXPECT_EQ(detail::lowest_committed(*table), 35u);
 }
 
 TEST(shared_groups, a_group_whose_remover_died_stays) {

@@ -8,6 +8,8 @@
 #include "support/wake_rounds.hpp"
 
 #include <gtest/gtest.h>
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
 
 #include <algorithm>
 #include <array>
@@ -21,6 +23,7 @@
 #include <fstream>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +37,40 @@
 
 namespace om = omstream;
 using namespace std::chrono_literals;
+
+namespace shm_ring_tests {
+
+// A record whose encode() stops for good at the `stall_at`th record it
+// encodes, after saying so on `stalled_fd`: a producer killed in the middle
+// of writing a batch.
+struct batch_stalling {
+    std::uint64_t value;
+    static inline int stall_at = -1;
+    static inline int encoded = 0;
+    static inline int stalled_fd = -1;
+};
+
+}  // namespace shm_ring_tests
+
+template <>
+struct omstream::codec<shm_ring_tests::batch_stalling> {
+    using record = shm_ring_tests::batch_stalling;
+    static constexpr std::size_t fixed_size = 8;
+    static std::size_t encoded_size(const record&) { return 8; }
+    static void encode(const record& r, std::byte* out) {
+        if (record::stall_at >= 0 && record::encoded++ == record::stall_at) {
+            (void)!::write(record::stalled_fd, "x", 1);
+            for (;;)
+                ::pause();
+        }
+        std::memcpy(out, &r.value, 8);
+    }
+    static record decode(std::span<const std::byte> bytes) {
+        record r{};
+        std::memcpy(&r.value, bytes.data(), 8);
+        return r;
+    }
+};
 
 namespace {
 
@@ -279,6 +316,55 @@ TEST_F(shm_ring_test, a_producer_killed_between_claim_and_commit_stalls_nobody_f
 // would look like the live parent's work in progress forever.
 TEST_F(shm_ring_test, a_child_of_fork_killed_mid_append_through_its_parents_handle_stalls_nobody) {
     killed_between_claim_and_commit(fresh("stall-inherited"), true);
+}
+
+// A producer killed in the middle of a batch: a batch is one claim and one
+// publish, so readers get none of it (its first record, written last,
+// never comes; the records after it are there already) and count all of
+// it dropped. Lossy rings write batches the same way.
+void killed_in_the_middle_of_a_batch(const std::string& name, bool lossy) {
+    using batch_ring = om::shm_ring<shm_ring_tests::batch_stalling>;
+    using shm_ring_tests::batch_stalling;
+    auto consumer =
+        om::stream<batch_ring>::open(name, om::capacity = 64, om::lossy = lossy, om::size = 1);
+    (void)consumer.poll([](const auto&) {});
+    auto producer = om::stream<batch_ring>::open(name);
+    producer.append(batch_stalling{100});  // seq 0
+    int stalled[2];
+    ASSERT_EQ(::pipe(stalled), 0);
+    const pid_t child = spawn([&] {
+        auto p = om::stream<batch_ring>::open(name);
+        batch_stalling::stalled_fd = stalled[1];
+        batch_stalling::stall_at = 3;  // records 1 and 2 are published, 0 waits for the end
+        std::vector<batch_stalling> batch;
+        for (std::uint64_t i = 0; i < 8; ++i)
+            batch.push_back({i});
+        p.append(batch);  // seq 1..8
+        return true;
+    });
+    char x;
+    ASSERT_EQ(::read(stalled[0], &x, 1), 1);
+    kill_and_reap(child);
+    ::close(stalled[0]);
+    ::close(stalled[1]);
+    producer.append(batch_stalling{200});  // seq 9
+    std::vector<std::uint64_t> got;
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while ((got.empty() || got.back() != 200) && std::chrono::steady_clock::now() < until)
+        (void)consumer.poll([&](const om::window<batch_stalling>& w) {
+            for (const auto& r : w)
+                got.push_back(r.value);
+        });
+    EXPECT_EQ(got, (std::vector<std::uint64_t>{100, 200}));
+    EXPECT_EQ(consumer.metadata().dropped, 8u);
+}
+
+TEST_F(shm_ring_test, a_producer_killed_in_the_middle_of_a_batch_delivers_none_of_it) {
+    killed_in_the_middle_of_a_batch(fresh("batch-kill"), false);
+}
+
+TEST_F(shm_ring_test, a_lossy_producer_killed_in_the_middle_of_a_batch_delivers_none_of_it) {
+    killed_in_the_middle_of_a_batch(fresh("batch-kill-lossy"), true);
 }
 
 TEST_F(shm_ring_test, a_consumer_killed_in_its_callback_gets_its_window_redelivered) {
@@ -1009,6 +1095,105 @@ TEST_F(shm_ring_test, lossy_producer_and_consumer_processes_account_for_every_re
     ::testing::Test::RecordProperty("lost", std::to_string(got[1]));
 }
 
+// A group counts as lost only records that were overwritten. A producer
+// that a pin refuses (group A holds window 0..3) overwrites nothing, so
+// group B, waiting at 15 meanwhile, loses nothing either.
+TEST_F(shm_ring_test, a_lossy_group_loses_nothing_to_a_producer_that_a_pin_refuses) {
+    const auto name = fresh("lossyrefused");
+    constexpr std::uint64_t capacity = 16;
+    auto a = om::stream<lossy_ring>::open(name, om::capacity = capacity, om::lossy = true,
+                                          om::group = "A", om::size = 4);
+    auto b = om::stream<lossy_ring>::open(name, om::group = "B", om::size = 5);
+    (void)a.poll([](const auto&) {});
+    (void)b.poll([](const auto&) {});
+    auto producer = om::stream<lossy_ring>::open(name);
+    producer.append(blocks(0, capacity));  // full
+    for (int i = 0; i < 3; ++i)            // B has 0..14: 15 waits for four more
+        ASSERT_TRUE(b.poll([](const auto&) {}));
+    std::uint64_t overwrote = 0, b_windows = 0;
+    ASSERT_TRUE(a.poll([&](const om::window<block64>& w) {
+        ASSERT_EQ(w.first_seq(), 0u);
+        std::atomic<bool> stop{false};
+        std::thread hammer([&] {
+            auto p = om::stream<lossy_ring>::open(name);
+            const auto batch = blocks(capacity, capacity);  // would overwrite 0..15
+            while (!stop.load())
+                overwrote += p.try_append(batch) ? 1 : 0;
+        });
+        const auto until = std::chrono::steady_clock::now() + 300ms;
+        while (std::chrono::steady_clock::now() < until && group_lost(b, "B") == 0)
+            b_windows += b.poll([](const auto&) {}) ? 1 : 0;
+        stop.store(true);
+        hammer.join();
+    }));
+    EXPECT_EQ(overwrote, 0u);
+    EXPECT_EQ(b_windows, 0u);
+    EXPECT_EQ(group_lost(b, "B"), 0u);
+    producer.append(blocks(capacity, 4));  // A committed 0..3: they go
+    std::vector<std::uint64_t> lost, got;
+    ASSERT_TRUE(b.poll([&](const om::window<block64>& w) {
+        lost.push_back(w.lost());
+        for (const auto& x : w)
+            got.push_back(x.w[0]);
+    }));
+    EXPECT_EQ(got, (std::vector<std::uint64_t>{15, 16, 17, 18, 19}));
+    EXPECT_EQ(lost, (std::vector<std::uint64_t>{0}));
+}
+
+// A producer killed after it published how far it would overwrite but
+// before it claimed (or retracted) overwrote nothing: its intent, left
+// behind, costs no group a record.
+TEST_F(shm_ring_test, a_lossy_group_loses_nothing_to_the_intent_of_a_killed_producer) {
+    const auto name = fresh("lossydeadintent");
+    constexpr std::uint64_t capacity = 16;
+    auto consumer =
+        om::stream<lossy_ring>::open(name, om::capacity = capacity, om::lossy = true, om::size = 4);
+    (void)consumer.poll([](const auto&) {});
+    auto producer = om::stream<lossy_ring>::open(name);
+    producer.append(blocks(0, capacity));            // full
+    ASSERT_TRUE(consumer.poll([](const auto&) {}));  // 0..3: the group is at 4
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t child = spawn([&] {
+        auto p = om::stream<lossy_ring>::open(name);
+        p.append(blocks(capacity, 4));  // over 0..3, processed: a producer slot of its own
+        (void)!::write(ready[1], "x", 1);
+        ::pause();
+        return true;
+    });
+    char x;
+    ASSERT_EQ(::read(ready[0], &x, 1), 1);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    kill_and_reap(child);
+    // What the child would have left, killed between its intent and its claim.
+    namespace bip = boost::interprocess;
+    bip::shared_memory_object shm(bip::open_only, ("omstream." + name).c_str(), bip::read_write);
+    bip::mapped_region region(shm, bip::read_write, 0, om::detail::ring_header_bytes);
+    auto& h = *static_cast<om::detail::ring_header*>(region.get_address());
+    const std::uint64_t tail = h.tail.load();
+    ASSERT_EQ(tail, capacity + 4);
+    bool found = false;
+    for (auto& p : h.producers)
+        if (p.token.load() == static_cast<std::uint64_t>(child)) {
+            p.from.store(tail);
+            p.to.store(tail + 8);  // would overwrite 4..11
+            found = true;
+        }
+    ASSERT_TRUE(found);
+    std::vector<std::uint64_t> lost, got;
+    while (consumer.poll([&](const om::window<block64>& w) {
+        lost.push_back(w.lost());
+        for (const auto& b : w)
+            got.push_back(b.w[0]);
+    })) {
+    }
+    EXPECT_EQ(got, (std::vector<std::uint64_t>{4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+                                               19}));
+    EXPECT_EQ(lost, (std::vector<std::uint64_t>{0, 0, 0, 0}));
+    EXPECT_EQ(group_lost(consumer, "default"), 0u);
+}
+
 TEST_F(shm_ring_test, a_lossy_ring_is_not_held_up_by_a_consumer_killed_in_its_callback) {
     const auto name = fresh("lossykill");
     constexpr std::uint64_t capacity = 64;
@@ -1070,6 +1255,31 @@ TEST_F(shm_ring_test, a_lossy_ring_is_not_held_up_by_a_consumer_killed_in_its_ca
     const auto md = survivor.metadata();
     EXPECT_EQ(md.groups.at(0).lost, appended - capacity);
     EXPECT_EQ(md.groups.at(0).committed, appended + 8);
+}
+
+// Removing the last group leaves the ring as it was before any group
+// joined, from where that group had got to: producers go on until
+// `capacity` records wait for consumers to come.
+TEST_F(shm_ring_test, removing_the_last_group_lets_producers_go_on_from_where_it_had_got_to) {
+    const auto name = fresh("remove-last");
+    auto producer = om::stream<ring>::open(name, om::capacity = 8);
+    {
+        auto consumer = om::stream<ring>::open(name, om::group = "g", om::size = 1);
+        for (std::uint64_t i = 0; i < 20; ++i) {
+            producer.append(i);
+            ASSERT_TRUE(consumer.poll([](const auto&) {}));
+        }
+    }
+    ASSERT_TRUE(ring::remove_group(name, "g"));
+    for (std::uint64_t i = 20; i < 28; ++i)
+        EXPECT_TRUE(producer.try_append(i)) << i;
+    EXPECT_FALSE(producer.try_append(28));  // full: kept for the next group
+    auto next = om::stream<ring>::open(name, om::group = "h", om::size = 8);
+    std::vector<std::uint64_t> got;
+    ASSERT_TRUE(
+        next.poll([&](const om::window<std::uint64_t>& w) { got.assign(w.begin(), w.end()); }));
+    EXPECT_EQ(got, (std::vector<std::uint64_t>{20, 21, 22, 23, 24, 25, 26, 27}));
+    EXPECT_TRUE(producer.try_append(28));
 }
 
 TEST_F(shm_ring_test, a_group_beyond_the_64th_is_refused_naming_the_stream) {

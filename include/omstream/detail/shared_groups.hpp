@@ -89,7 +89,9 @@ inline constexpr std::uint64_t group_free = 0;
 inline constexpr std::uint64_t group_active = 2;
 // A removed group keeps its slot and its name (a tombstone): names that
 // probe past it still find their groups further on, and only a group of
-// the same name is created in it again. It holds no records back.
+// the same name is created in it again. It holds no records back, but
+// keeps its `committed`: with no group left, producers wait from there
+// (see lowest_committed()).
 inline constexpr std::uint64_t group_removed = 1;
 // Bit 1 of a "being set up" status (see joining_status()): the group is
 // active and its remover is checking that no member lives; should the
@@ -522,10 +524,14 @@ inline bool remove_group(group_table& table, std::string_view name, std::string_
 }
 
 // The lowest position any group still needs: producers reuse nothing below
-// it. With no group yet, records wait for the first one (0: nothing is reused).
-// Producers ask it only when they seem to be out of room.
+// it. With no group yet, records wait for the first one (0: nothing is
+// reused). With removed groups only, they wait from where the groups had
+// got to (a tombstone keeps its `committed`): 0 would stop every producer
+// for good once the tail had passed the capacity. Producers ask it only
+// when they seem to be out of room.
 inline std::uint64_t lowest_committed(group_table& table) noexcept {
     std::uint64_t low = ~std::uint64_t{0};
+    std::uint64_t removed = 0;
     bool any = false;
     for (auto& g : table.groups) {
         std::uint64_t status = g.status.load(std::memory_order_acquire);
@@ -537,12 +543,14 @@ inline std::uint64_t lowest_committed(group_table& table) noexcept {
             settle_dead_setup(g, status);
             status = g.status.load(std::memory_order_acquire);
         }
+        if (status == group_removed)
+            removed = std::max(removed, g.committed.load(std::memory_order_acquire));
         if (!holds_records(status))
             continue;
         any = true;
         low = std::min(low, g.committed.load(std::memory_order_acquire));
     }
-    return any ? low : 0;
+    return any ? low : removed;
 }
 
 // How often a member looks whether the members holding windows still live.

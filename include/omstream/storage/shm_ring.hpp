@@ -1060,11 +1060,17 @@ class shm_ring {
             full = t + n > local_->low_cache + h.capacity;
         }
         if (full) {
-            me.to.store(t + n, std::memory_order_seq_cst);  // publish how far we will overwrite...
-            const std::uint64_t pinned = lowest_pinned();   // ...then look at the pins
-            if (pinned != detail::no_pin && t + n > pinned + h.capacity) {
-                me.to.store(t, std::memory_order_release);  // retract: nothing claimed
-                return lossy_claim::pinned;
+            // A look first: an intent that pins refuse would only make
+            // readers wait for it (see pin_at()), again and again while a
+            // window is held.
+            for (int look = 0; look < 2; ++look) {
+                if (look == 1)  // publish how far we will overwrite, then look again
+                    me.to.store(t + n, std::memory_order_seq_cst);
+                const std::uint64_t pinned = lowest_pinned();
+                if (pinned != detail::no_pin && t + n > pinned + h.capacity) {
+                    me.to.store(t, std::memory_order_release);  // retract: nothing claimed
+                    return lossy_claim::pinned;
+                }
             }
         } else {
             me.to.store(t + n, std::memory_order_relaxed);
@@ -1224,20 +1230,60 @@ class shm_ring {
     }
 
     // Pins `seq` (or lower, for the windows we hold) and returns how far
-    // claims reach: the tail, or a producer's intent beyond it.
+    // claims reach: the tail, or a producer's intent beyond it. What lies
+    // below reach - capacity counts as lost, so only for records really
+    // overwritten: an intent that passes our pin and the tail is one whose
+    // producer has not decided yet (it saw our pin or not: it retracts or
+    // claims within a few instructions). We wait for that, up to
+    // stuck_check_after (then it might still overwrite, so it counts), and
+    // ignore a dead producer's intent (what it claimed, the tail shows).
     std::uint64_t pin_at(std::uint64_t seq) {
         auto& h = *m_->header;
         for (std::uint64_t s : local_->held)
             seq = std::min(seq, s);
         local_->pin->store(seq, std::memory_order_seq_cst);  // publish our pin...
-        std::uint64_t reach = 0;                             // ...then look at the claims
-        const std::uint64_t used = std::min<std::uint64_t>(
-            h.producers_used.load(std::memory_order_seq_cst), detail::max_producers);
-        for (std::uint64_t i = 0; i < used; ++i)
-            reach = std::max(reach, h.producers[i].to.load(std::memory_order_seq_cst));
-        // Intents first: one that is cleared or replaced was claimed, and the
-        // tail read after it shows that claim.
-        return std::max(reach, h.tail.load(std::memory_order_seq_cst));
+        std::chrono::steady_clock::time_point undecided_since{};
+        for (int round = 0;; ++round) {
+            std::uint64_t reach = 0;   // ...then look at the claims
+            std::uint64_t beyond = 0;  // bit i: intent i passes our pin
+            const std::uint64_t used = std::min<std::uint64_t>(
+                h.producers_used.load(std::memory_order_seq_cst), detail::max_producers);
+            for (std::uint64_t i = 0; i < used; ++i) {
+                const std::uint64_t to = h.producers[i].to.load(std::memory_order_seq_cst);
+                if (to > seq + h.capacity)
+                    beyond |= std::uint64_t{1} << i;
+                else
+                    reach = std::max(reach, to);
+            }
+            // Intents first: one that is cleared or replaced was claimed, and
+            // the tail read after it shows that claim.
+            const std::uint64_t tail = h.tail.load(std::memory_order_seq_cst);
+            reach = std::max(reach, tail);
+            bool undecided = false;
+            for (; beyond != 0; beyond &= beyond - 1) {
+                auto& p = h.producers[std::countr_zero(beyond)];
+                const std::uint64_t to = p.to.load(std::memory_order_seq_cst);
+                if (to <= tail || to <= seq + h.capacity)
+                    continue;  // claimed (the tail covers it), or retracted
+                if (!detail::process_alive(
+                        static_cast<std::uint32_t>(p.token.load(std::memory_order_acquire)),
+                        p.start_time.load(std::memory_order_relaxed)))
+                    continue;
+                const auto now = std::chrono::steady_clock::now();
+                if (undecided_since == std::chrono::steady_clock::time_point{})
+                    undecided_since = now;
+                if (now - undecided_since < detail::stuck_check_after)
+                    undecided = true;
+                else
+                    reach = std::max(reach, to);
+            }
+            if (!undecided)
+                return reach;
+            if (round < 64)
+                detail::cpu_relax();
+            else
+                std::this_thread::yield();
+        }
     }
 
     // Pins the group's position, moving it past records that producers
@@ -1493,16 +1539,61 @@ class shm_ring {
             std::uint32_t expected = detail::load_length(frame);
             if (m_->published(s, expected))
                 continue;
-            if (committed.load(std::memory_order_acquire) > s)
+            // A batch is published by its first slot, written last: the rest
+            // of the dead writer's claim may be published already. It goes
+            // too, before the first slot that holds readers back (append of
+            // a range: consumers see all of it or none).
+            const std::uint64_t end = dead_claim_end(s);
+            bool stale = false;
+            for (std::uint64_t k = s + 1; k < end && !stale; ++k) {
+                const std::uint32_t was = detail::load_length(m_->slot(k));
+                if (m_->published(k, was) && (was & detail::frame_padding))
+                    continue;
+                stale = committed.load(std::memory_order_acquire) > s;
+                if (!stale)
+                    give_up_slot(k, was);
+            }
+            if (stale || committed.load(std::memory_order_acquire) > s)
                 break;  // a stale snapshot: the claim looks again
-            const std::uint32_t padding =
-                detail::frame_committed | detail::frame_padding | m_->lap_bit(s);
-            if (detail::length_word(m_->slot(s))
-                    .compare_exchange_strong(expected, padding, std::memory_order_acq_rel))
-                h.skipped.fetch_add(1, std::memory_order_relaxed);
+            give_up_slot(s, expected);
         }
         local_->scanned = s;
         return s;
+    }
+
+    // Turns slot `seq` into padding if it still holds `expected` (read before
+    // our group's `committed` was seen below it: no later lap has it yet).
+    // Counted first: a reader that sees the padding sees it counted, which
+    // spans() relies on.
+    void give_up_slot(std::uint64_t seq, std::uint32_t expected) noexcept {
+        auto& h = *m_->header;
+        const std::uint32_t padding =
+            detail::frame_committed | detail::frame_padding | m_->lap_bit(seq);
+        h.skipped.fetch_add(1, std::memory_order_relaxed);
+        if (!detail::length_word(m_->slot(seq))
+                 .compare_exchange_strong(expected, padding, std::memory_order_acq_rel))
+            h.skipped.fetch_sub(1, std::memory_order_relaxed);  // someone else gave it up
+    }
+
+    // The end of the dead writer's claim that starts at `seq`, the first slot
+    // of a claim (a batch publishes its first slot last): as its intent says
+    // it. Only seq + 1 when no intent is left (a new producer took the slot
+    // over). Should two dead intents start there (one of a producer killed
+    // after its compare-and-swap lost), the shorter: the longer may reach
+    // over records of live producers.
+    std::uint64_t dead_claim_end(std::uint64_t seq) {
+        auto& h = *m_->header;
+        std::uint64_t end = ~std::uint64_t{0};
+        for (auto& p : h.producers) {
+            if (p.token.load(std::memory_order_acquire) == 0 ||
+                p.from.load(std::memory_order_acquire) != seq)
+                continue;
+            const std::uint64_t to = p.to.load(std::memory_order_acquire);
+            if (to > seq)
+                end = std::min(end, to);
+        }
+        const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
+        return end == ~std::uint64_t{0} ? seq + 1 : std::min({end, tail, seq + h.capacity});
     }
 
     // After a wait: the slot to watch is that of the record that can change
