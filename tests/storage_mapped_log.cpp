@@ -7,6 +7,7 @@
 
 #include "support/processes.hpp"
 #include "support/stalling_record.hpp"
+#include "support/throwing_record.hpp"
 #include "support/wake_rounds.hpp"
 
 #include <gtest/gtest.h>
@@ -719,6 +720,34 @@ TEST_F(mapped_log_test, recovery_skips_a_dead_claim_and_keeps_what_others_publis
         producer.append(stalling{7});  // numbered after them, never reusing theirs
         EXPECT_EQ(producer.buffer().back().seq, before + 14);
     }
+}
+
+// A codec that throws after the space was claimed: the append throws, its
+// claim is given up (counted as dropped), and readers go on at once instead
+// of waiting for a record that its live producer will never publish.
+TEST_F(mapped_log_test, a_codec_that_throws_mid_append_stalls_nobody) {
+    using throwing = om::testing::throwing;
+    using throwing_log = om::mapped_log<throwing>;
+    const auto name = fresh("codec-throws");
+    auto consumer = om::stream<throwing_log>::open(name, om::size = 1);
+    auto producer = om::stream<throwing_log>::open(name);
+    producer.append(throwing{1});
+    throwing::fail = true;
+    const std::vector<throwing> batch(3, throwing{666});
+    EXPECT_THROW(producer.append(batch), std::runtime_error);
+    EXPECT_THROW(producer.append(throwing{666}), std::runtime_error);
+    throwing::fail = false;
+    producer.append(throwing{2});
+    std::vector<std::uint64_t> got;
+    const auto since = std::chrono::steady_clock::now();
+    while (got.size() < 2 && std::chrono::steady_clock::now() - since < 5s)
+        (void)consumer.poll([&](const om::window<throwing>& w) {
+            for (const auto& t : w)
+                got.push_back(t.value);
+        });
+    EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2}));
+    EXPECT_LT(std::chrono::steady_clock::now() - since, 1s) << "a reader waited for the claim";
+    EXPECT_EQ(consumer.metadata().dropped, 4u);
 }
 
 TEST_F(mapped_log_test, kill_loop_producers_leave_exactly_a_prefix_with_every_acknowledged_record) {

@@ -531,8 +531,17 @@ class mapped_log {
                 break;
             const auto f =
                 detail::check_frame(data, m_->data_size, pos % m_->data_size, seq, rules());
-            if (f.kind == detail::frame_check::unwritten)
+            if (f.kind == detail::frame_check::unwritten) {
+                // A dead producer's claim: give it up, as a reader would, and
+                // go on to what others published after it.
+                if (pos < detail::load_position(m_->header->tail).pos &&
+                    intent_of_claim(*m_, seq, pos) != nullptr && no_live_writer_at(pos)) {
+                    recover_claim(seq, pos);
+                    if (detail::load_length(data + pos % m_->data_size) != 0)
+                        continue;
+                }
                 break;
+            }
             if (f.kind == detail::frame_check::bad)
                 throw corrupt_at(pos, f.why);
             if (f.kind == detail::frame_check::record) {
@@ -888,6 +897,9 @@ class mapped_log {
                                                               status != detail::group_free &&
                                                               status != detail::group_removed)
                 detail::settle_dead_setup(g, status);
+            if (g.status.load() == detail::group_removed &&
+                g.committed.load() > at.seq)  // what producers may reuse past the end
+                g.committed.store(at.seq);
             if (g.status.load() != detail::group_active)
                 continue;
             detail::group_block b;
@@ -1439,6 +1451,11 @@ class mapped_log {
             l.stuck.clear();
             return false;  // nothing claimed here yet
         }
+        return no_live_writer_at(pos);
+    }
+
+    // Whether no live producer's claim starts at `pos` (claimed already).
+    bool no_live_writer_at(std::uint64_t pos) const {
         for (auto& p : m_->header->producers) {
             const std::uint64_t token = p.token.load(std::memory_order_acquire);
             if (token == 0 || !covers(*m_, p, pos))
@@ -1711,7 +1728,17 @@ class mapped_log {
         if (at != t.pos)
             pad_segment_end(t);
         const std::int64_t created_ns = stamp();
-        write(records, t.seq, at, created_ns);
+        try {
+            write(records, t.seq, at, created_ns);
+        } catch (...) {
+            // A codec threw: give the claim up as padding (counted), or
+            // readers would wait for it as long as this process lives.
+            pad_claim(*m_, t.seq, at, me);
+            h.skipped.fetch_add(n, std::memory_order_relaxed);
+            me.pos_from.store(next.pos, std::memory_order_release);
+            detail::host_wait_word(h.consumers).wake();
+            throw;
+        }
         me.pos_from.store(next.pos, std::memory_order_release);  // published: nothing to watch
         detail::host_wait_word(h.consumers).wake();
         after_write(t, next, n, created_ns);
