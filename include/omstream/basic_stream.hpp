@@ -7,6 +7,7 @@
 #include <omstream/clock.hpp>
 #include <omstream/concepts.hpp>
 #include <omstream/detail/claim.hpp>
+#include <omstream/detail/emitter_identity.hpp>
 #include <omstream/detail/fast_clock.hpp>
 #include <omstream/detail/futex.hpp>
 #include <omstream/detail/names.hpp>
@@ -245,7 +246,12 @@ class stream {
     typename Storage::group_handle joined() {
         if (!joined_) {
             const auto initial = emitter_.start(clock_type::now());
-            group_ = storage_.join(group_name_, std::as_bytes(std::span(&initial, 1)));
+            const auto bytes = std::as_bytes(std::span(&initial, 1));
+            constexpr detail::emitter_identity identity = detail::identity_of<Emitter>();
+            if constexpr (requires { storage_.join(group_name_, bytes, identity); })
+                group_ = storage_.join(group_name_, bytes, identity);
+            else  // a storage that keeps no emitter identity
+                group_ = storage_.join(group_name_, bytes);
             joined_ = true;
         }
         return group_;

@@ -535,6 +535,42 @@ TYPED_TEST_P(storage_suite, a_removed_group_holds_nothing_back_and_its_name_star
     EXPECT_EQ(got.back(), 5u);
 }
 
+// A group keeps its emitter's state for every consumer of it: a consumer
+// with another emitter type would misread it (a time window reading a count
+// window's state as a start in 1970), so it is refused; the two time windows
+// share their state and may take over each other's group.
+struct identity_clock_tag {};
+using identity_clock = basic_manual_clock<identity_clock_tag>;
+
+TYPED_TEST_P(storage_suite, a_group_is_refused_to_a_consumer_with_another_emitter_type) {
+    using namespace std::chrono_literals;
+    const auto name = this->fresh();
+    identity_clock::set(identity_clock::time_point(1000s));
+    auto counting = this->template open<std::uint64_t, basic_count_window<identity_clock>>(
+        name, omstream::group = "counted");
+    (void)counting.poll([](const auto&) {});  // joins: the group is a count window's
+    auto timed = this->template open<std::uint64_t, basic_fixed_time_window<identity_clock>>(
+        name, omstream::group = "counted");
+    try {
+        (void)timed.poll([](const auto&) {});
+        ADD_FAILURE() << "a fixed time window consumed a count window's group";
+    } catch (const omstream::error& e) {
+        EXPECT_EQ(e.code(), errc::type_mismatch) << e.what();
+        EXPECT_NE(std::string(e.what()).find("group 'counted'"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("fixed_time_window"), std::string::npos) << e.what();
+    }
+    // Fixed and relaxed windows share a group; a count window may not join it.
+    auto fixed = this->template open<std::uint64_t, basic_fixed_time_window<identity_clock>>(
+        name, omstream::group = "timed");
+    (void)fixed.poll([](const auto&) {});
+    auto relaxed = this->template open<std::uint64_t, basic_relaxed_time_window<identity_clock>>(
+        name, omstream::group = "timed");
+    EXPECT_NO_THROW((void)relaxed.poll([](const auto&) {}));
+    auto counting_too = this->template open<std::uint64_t, basic_count_window<identity_clock>>(
+        name, omstream::group = "timed");
+    EXPECT_THROW((void)counting_too.poll([](const auto&) {}), omstream::error);
+}
+
 // Consumers answer repeated polls from what the emitter last said (without
 // asking it again) while nothing changes: a new record, or the emitter's
 // deadline, must still be noticed at once.
@@ -660,6 +696,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     a_waiting_producer_resumes_when_consumers_catch_up,
     a_window_larger_than_the_capacity_is_refused_not_waited_on,
     a_removed_group_holds_nothing_back_and_its_name_starts_afresh,
+    a_group_is_refused_to_a_consumer_with_another_emitter_type,
     idle_polls_notice_a_new_record_and_the_deadline_at_once,
     apply_wakes_for_the_deadline_after_idle_polls,
     a_window_comes_with_its_last_record_while_polls_watch_ahead,

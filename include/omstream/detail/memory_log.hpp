@@ -9,6 +9,7 @@
 #include <omstream/clock.hpp>
 #include <omstream/detail/asymmetric_wait_word.hpp>
 #include <omstream/detail/claim.hpp>
+#include <omstream/detail/emitter_identity.hpp>
 #include <omstream/detail/frame.hpp>
 #include <omstream/detail/futex.hpp>
 #include <omstream/detail/spin_lock.hpp>
@@ -94,6 +95,7 @@ struct memory_group {
     std::uint64_t windows = 0, late = 0, expired = 0;
     std::uint64_t version = 0;  // moves on whenever a claim changes the group
     std::uint32_t members = 0;  // handles joined to it: remove_group() waits for none
+    emitter_identity emitter;   // whose state `state` is (its name: a string literal)
 
     std::uint64_t committed() const noexcept {
         std::uint64_t low = next.seq;
@@ -257,10 +259,13 @@ class memory_log {
 
     // --- consumer groups ---------------------------------------------------
 
-    memory_group* join(std::string_view name, std::span<const std::byte> initial_state) {
+    memory_group* join(std::string_view name, std::span<const std::byte> initial_state,
+                       const emitter_identity& emitter = {}) {
         std::lock_guard lock(groups_mutex_);
         for (auto& g : groups_)
             if (g.name == name) {
+                if (!same_emitter(g.emitter.id, emitter.id))
+                    refuse_other_emitter(name, name_, emitter, g.emitter.name);
                 ++g.members;
                 return &g;
             }
@@ -269,6 +274,7 @@ class memory_log {
         const std::uint64_t released = released_below();
         auto& g = groups_.emplace_back();
         g.name = std::string(name);
+        g.emitter = emitter;
         if (!initial_state.empty())  // an empty span may hold no pointer: memcpy's UB
             std::memcpy(g.state.data(), initial_state.data(),
                         std::min(initial_state.size(), g.state.size()));

@@ -12,6 +12,7 @@
 // window over (S9: at least once).
 #pragma once
 
+#include <omstream/detail/emitter_identity.hpp>
 #include <omstream/detail/process.hpp>
 #include <omstream/detail/type_name.hpp>
 #include <omstream/error.hpp>
@@ -77,9 +78,15 @@ struct group_slot {
         committed;  // every record below is processed: what producers may reuse
     std::uint32_t name_length;
     char name[shared_group_name_max + 1];
+    // emitter_identity::id of the group's state, 0 if unknown (made by a
+    // version before it was kept: these bytes were padding, always zero).
+    std::uint32_t emitter;
     group_block initial;
     member_slot members[shared_max_members];
 };
+
+static_assert(offsetof(group_slot, emitter) + 4 == offsetof(group_slot, initial),
+              "the emitter id lives in what was padding: nothing else may move");
 
 struct group_table {
     group_slot groups[shared_max_groups];
@@ -353,7 +360,8 @@ inline void settle_dead_setup(group_slot& g, std::uint64_t status) noexcept {
 template <class Start>
 group_slot& find_or_create_group(group_table& table, std::string_view name,
                                  std::span<const std::byte> initial_state, Start& start,
-                                 const process_id& me, std::string_view stream) {
+                                 const process_id& me, std::string_view stream,
+                                 const emitter_identity& emitter) {
     const std::size_t home = fnv1a(name) % shared_max_groups;
     for (std::size_t probe = 0; probe < shared_max_groups;) {
         group_slot& g = table.groups[(home + probe) % shared_max_groups];
@@ -363,8 +371,12 @@ group_slot& find_or_create_group(group_table& table, std::string_view name,
                 ++probe;
                 continue;
             }
-            if (status == group_active)
+            if (status == group_active) {
+                if (!same_emitter(std::atomic_ref(g.emitter).load(std::memory_order_relaxed),
+                                  emitter.id))
+                    refuse_other_emitter(name, stream, emitter);
                 return g;
+            }
             // Our removed group: created again in its own slot, below.
         } else if (status != group_free) {  // being set up or removed
             if (creator_alive(status)) {
@@ -407,6 +419,7 @@ group_slot& find_or_create_group(group_table& table, std::string_view name,
             std::memcpy(initial.state.data(), initial_state.data(),
                         std::min(initial_state.size(), initial.state.size()));
         store_words(initial, g.initial);
+        std::atomic_ref(g.emitter).store(emitter.id, std::memory_order_relaxed);
         g.committed.store(initial.next, std::memory_order_relaxed);
         // Versions only grow, also over a group created again in its slot:
         // no cached block of the old group can pass for the new one's.
@@ -425,12 +438,13 @@ group_slot& find_or_create_group(group_table& table, std::string_view name,
 template <class Start>
 group_member join_group(group_table& table, std::string_view name,
                         std::span<const std::byte> initial_state, Start&& start,
-                        std::string_view stream = {}) {
+                        std::string_view stream = {}, const emitter_identity& emitter = {}) {
     check_group_name(name);
     const process_id me = process_id::self();
     const std::uint64_t slot_token_base = std::uint64_t{me.pid};
     for (;;) {
-        group_slot& found = find_or_create_group(table, name, initial_state, start, me, stream);
+        group_slot& found =
+            find_or_create_group(table, name, initial_state, start, me, stream, emitter);
         group_member member;
         for (std::uint32_t i = 0; i < shared_max_members && member.group == nullptr; ++i) {
             member_slot& m = found.members[i];

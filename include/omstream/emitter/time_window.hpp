@@ -6,6 +6,7 @@
 #pragma once
 
 #include <omstream/concepts.hpp>
+#include <omstream/detail/type_name.hpp>
 #include <omstream/error.hpp>
 #include <omstream/options.hpp>
 
@@ -21,6 +22,9 @@ struct time_window {
     using clock_type = Clock;
     using time_point = typename Clock::time_point;
     using accepted_options = boost::hana::tuple<boost::hana::type<interval_option>>;
+    // Fixed and relaxed windows keep the same state (the next interval's
+    // start, on this clock): either may consume a group the other made.
+    static constexpr std::uint64_t state_id = fnv1a(type_name<time_window<Clock, true>>());
     struct state_type {
         std::int64_t start_ns;   // start of the next interval to emit
         std::int64_t origin_ns;  // L0: the group's start; start_ns == origin_ns: nothing emitted

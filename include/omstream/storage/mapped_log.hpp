@@ -17,6 +17,7 @@
 #include <omstream/concepts.hpp>
 #include <omstream/detail/asymmetric_wait_word.hpp>
 #include <omstream/detail/claim.hpp>
+#include <omstream/detail/emitter_identity.hpp>
 #include <omstream/detail/frame.hpp>
 #include <omstream/detail/futex.hpp>
 #include <omstream/detail/log_files.hpp>
@@ -220,9 +221,9 @@ class mapped_log {
         settings.max_bytes = options.template get<max_bytes_option>(0);
         if (settings.max_age_ns < 0)
             throw error(errc::invalid_option, "mapped_log max_age must not be negative");
-        const sync_policy durability = options.template get<durability_option>(sync_never);
-        if (Options::template has<durability_option> && !durability.always &&
-            durability.every_records == 0 && durability.every.count() <= 0)
+        const sync_policy sync_asked = options.template get<durability_option>(sync_never);
+        if (Options::template has<durability_option> && !sync_asked.always &&
+            sync_asked.every_records == 0 && sync_asked.every.count() <= 0)
             throw error(errc::invalid_option,
                         "mapped_log durability sync_every needs a positive record count or "
                         "interval (om::sync_never says never)");
@@ -230,7 +231,7 @@ class mapped_log {
         m->name = std::string(name);
         m->dir = root_dir / std::string(name);
         m->mode = detail::log_file_mode(options.template get<permissions_option>(0600));
-        m->durability = durability;
+        m->durability = sync_asked;
         m->start = options.template get<start_option>(from_oldest);
         open_log(*m, root_dir, data, fixed ? codec<T>::fixed_size : payload,
                  options.template get<capacity_option>(0), settings);
@@ -371,11 +372,13 @@ class mapped_log {
 
     // --- consumers -----------------------------------------------------------
 
-    group_handle join(std::string_view group_name, std::span<const std::byte> initial_state) {
+    group_handle join(std::string_view group_name, std::span<const std::byte> initial_state,
+                      const detail::emitter_identity& emitter = {}) {
         detail::own_for_consuming(*local_, "mapped_log", m_->name);
         auto& h = *m_->header;
         local_->member = detail::join_group(
-            h.groups, group_name, initial_state, [&] { return start_seq(m_->start); }, m_->name);
+            h.groups, group_name, initial_state, [&] { return start_seq(m_->start); }, m_->name,
+            emitter);
         return local_->member;
     }
 

@@ -166,9 +166,10 @@ class memory {
         return try_append(std::span<const T>(first, n), created_ns);
     }
 
-    group_handle join(std::string_view group_name, std::span<const std::byte> initial_state) {
-        joined_ = std::shared_ptr<detail::memory_group>(log_->join(group_name, initial_state),
-                                                        leave{log_});
+    group_handle join(std::string_view group_name, std::span<const std::byte> initial_state,
+                      const detail::emitter_identity& emitter = {}) {
+        joined_ = std::shared_ptr<detail::memory_group>(
+            log_->join(group_name, initial_state, emitter), leave{log_});
         return joined_.get();
     }
     template <class Pick>

@@ -434,7 +434,8 @@ class shm_ring {
 
     // --- consumers -----------------------------------------------------------
 
-    group_handle join(std::string_view group_name, std::span<const std::byte> initial_state) {
+    group_handle join(std::string_view group_name, std::span<const std::byte> initial_state,
+                      const detail::emitter_identity& emitter = {}) {
         detail::own_for_consuming(*local_, "shm_ring", m_->name);
         auto& h = *m_->header;
         // A new group starts at the oldest record still held.
@@ -452,7 +453,7 @@ class shm_ring {
             return any ? std::max(low, committed) : low;
         };
         local_->member =
-            detail::join_group(h.groups, group_name, initial_state, oldest_held, m_->name);
+            detail::join_group(h.groups, group_name, initial_state, oldest_held, m_->name, emitter);
         if (m_->lossy) {
             const auto group_index =
                 static_cast<std::size_t>(local_->member.group - h.groups.groups);
