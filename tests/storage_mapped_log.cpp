@@ -942,6 +942,31 @@ TEST_F(mapped_log_test, after_a_sync_recovery_starts_at_the_checkpoint_and_reade
     }
 }
 
+// What sync_every left unsynced when its producer stops goes to disk when the
+// handle closes, and sync_always moves the checkpoint with every append: in
+// both, record 5, damaged below the checkpoint, is not looked at by the next
+// open (nothing is cut) but refused by the reader.
+TEST_F(mapped_log_test,
+       a_closing_producer_syncs_what_it_left_and_sync_always_moves_the_checkpoint) {
+    for (const auto policy : {om::sync_every(1000, 1h), om::sync_always}) {
+        SCOPED_TRACE(policy.always ? "sync_always" : "sync_every(1000, 1h)");
+        const auto name = fresh(policy.always ? "sync-always" : "sync-on-close");
+        {
+            auto p = u64_stream::open(name, om::segment_size = 65536, om::durability = policy);
+            for (std::uint64_t i = 0; i < 10; ++i)
+                p.append(i);
+        }
+        const auto path = dir_of(name) / om::detail::segment_file_name(0);
+        auto bytes = read_file(path);
+        bytes[om::detail::segment_header_bytes + 5 * 32 + 24] ^= 0x55;
+        write_file(path, bytes);
+        auto s = u64_stream::open(name, om::size = 10);
+        EXPECT_EQ(s.metadata().appended, 10u);
+        EXPECT_EQ(s.metadata().recovered_cut_bytes, 0u) << s.metadata().recovery_note;
+        EXPECT_THROW((void)drain(s), om::error);
+    }
+}
+
 TEST_F(mapped_log_test, every_append_durability_and_sync_work) {
     const auto name = fresh("durable");
     auto p = u64_stream::open(name, om::durability = om::sync_always, om::size = 10);

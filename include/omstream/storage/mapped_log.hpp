@@ -615,6 +615,14 @@ class mapped_log {
         ~local_state() {
             if (!owner.here())
                 return;  // a child of fork(): the slots are its parent's
+            // sync_every checks its count and interval at appends: what the
+            // last ones left unsynced goes to disk when the handle closes.
+            if (unsynced != 0) {
+                try {
+                    mapped_log(mapping).checkpoint();
+                } catch (...) {  // a destructor: the records stay in the page cache
+                }
+            }
             detail::leave_group(member);
             if (producer >= 0)
                 mapping->header->producers[producer].token.store(0, std::memory_order_release);
@@ -1833,6 +1841,11 @@ class mapped_log {
         const sync_policy& policy = m_->durability;
         if (policy.always) {
             sync_range(from.pos, to.pos);
+            // On disk from the checkpoint to `to` (when the checkpoint was at
+            // `from`): recovery need not check it. The header itself is
+            // synced only by checkpoint(): a stale one just checks more.
+            detail::log_position cp = from;
+            detail::compare_exchange(m_->header->checkpoint, cp, to);
         } else if (policy.every_records != 0 || policy.every.count() != 0) {
             local_->unsynced += n;
             const auto now = std::chrono::steady_clock::now();
