@@ -750,6 +750,30 @@ TEST_F(mapped_log_test, a_codec_that_throws_mid_append_stalls_nobody) {
     EXPECT_EQ(consumer.metadata().dropped, 4u);
 }
 
+// buffer() goes past a dead producer's claim to what others published
+// after it, as readers do, instead of stopping there.
+TEST_F(mapped_log_test, buffer_skips_a_dead_producers_claim) {
+    using stall_log = om::mapped_log<stalling>;
+    const auto name = fresh("buffer-dead");
+    auto producer = om::stream<stall_log>::open(name, om::keep = true);
+    producer.append(stalling{1});
+    const pid_t child = spawn([&] {
+        stalling::stall = true;
+        auto p = om::stream<stall_log>::open(name);
+        p.append(stalling{666});  // claims seq 1, never commits
+        return true;
+    });
+    while (producer.metadata().appended < 2)
+        std::this_thread::yield();
+    producer.append(stalling{2});
+    kill_and_reap(child);
+    std::vector<std::uint64_t> values;
+    for (const auto& e : producer.buffer())
+        values.push_back(e.data.value);
+    EXPECT_EQ(values, (std::vector<std::uint64_t>{1, 2}));
+    EXPECT_EQ(producer.metadata().dropped, 1u);
+}
+
 TEST_F(mapped_log_test, kill_loop_producers_leave_exactly_a_prefix_with_every_acknowledged_record) {
     const auto name = fresh("pkill");
     const int rounds = kill_rounds();

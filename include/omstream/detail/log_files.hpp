@@ -10,6 +10,7 @@
 #include <boost/interprocess/file_mapping.hpp>
 #include <boost/interprocess/mapped_region.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
@@ -134,9 +135,23 @@ struct mapped_file {
     boost::interprocess::mapped_region region;
     std::byte* base = nullptr;
     std::size_t size = 0;
+    std::atomic<bool> populated{false};  // every page faulted in (see populate_for_reading)
 };
 
 enum class populate { none, for_reading, for_writing };
+
+// Faults every page of `f` in for reading, once: a reader about to read a
+// segment through pays one call instead of a fault every 4 KiB, while a
+// seek that only looks at a segment's index maps it without reading 64 MiB.
+inline void populate_for_reading(mapped_file& f) noexcept {
+    if (f.populated.load(std::memory_order_relaxed))
+        return;
+#ifdef MADV_POPULATE_READ
+    if (::madvise(f.base, f.size, MADV_POPULATE_READ) != 0)
+#endif
+        ::madvise(f.base, f.size, MADV_WILLNEED);
+    f.populated.store(true, std::memory_order_relaxed);
+}
 
 // Faults every page in now, so that appends and reads do not take a page
 // fault every 4 KiB (a few microseconds each on a virtual machine).
@@ -166,11 +181,9 @@ inline std::shared_ptr<mapped_file> map_whole_file(const std::filesystem::path& 
 #endif
             ::madvise(m->base, m->size, MADV_WILLNEED);
     } else if (how == populate::for_reading) {
-#ifdef MADV_POPULATE_READ
-        if (::madvise(m->base, m->size, MADV_POPULATE_READ) != 0)
-#endif
-            ::madvise(m->base, m->size, MADV_WILLNEED);
+        populate_for_reading(*m);
     }
+    m->populated.store(how != populate::none, std::memory_order_relaxed);
     return m;
 }
 

@@ -821,6 +821,7 @@ class mapped_log {
             if (!std::filesystem::exists(path, ec))
                 break;  // the log ends at this segment boundary
             auto seg = map_segment(m, k, false);
+            detail::populate_for_reading(*seg);  // scanned through
             std::byte* data = seg->base + detail::segment_header_bytes;
             const auto scan = detail::scan_segment(data, D, at.pos % D, at.seq,
                                                    detail::frame_rules{h.max_payload, fixed});
@@ -928,14 +929,13 @@ class mapped_log {
     // --- segments ---
 
     // Opens (creating it when `create`), allocates and maps segment file k,
-    // its pages faulted in; nullptr when it does not exist and !create.
-    // Reads nothing of the log's shared state: map_ahead runs it on a
-    // thread of its own.
-    static std::shared_ptr<detail::mapped_file> open_segment_file(const std::filesystem::path& path,
-                                                                  const std::string& log_name,
-                                                                  std::uint64_t k,
-                                                                  std::size_t file_size,
-                                                                  unsigned mode, bool create) {
+    // its pages faulted in for writing when `create`, else as `how` says;
+    // nullptr when it does not exist and !create. Reads nothing of the log's
+    // shared state: map_ahead runs it on a thread of its own.
+    static std::shared_ptr<detail::mapped_file> open_segment_file(
+        const std::filesystem::path& path, const std::string& log_name, std::uint64_t k,
+        std::size_t file_size, unsigned mode, bool create,
+        detail::populate how = detail::populate::none) {
         const std::string what =
             "segment " + std::to_string(k) + " of mapped_log '" + log_name + "'";
         int fd = create ? ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, mode) : -1;
@@ -958,9 +958,8 @@ class mapped_log {
         ::fstat(fd, &st);
         if (static_cast<std::size_t>(st.st_size) < file_size)
             detail::preallocate(fd, file_size, "allocating " + what);
-        return detail::map_whole_file(
-            path, "mapping " + what,
-            create ? detail::populate::for_writing : detail::populate::for_reading);
+        return detail::map_whole_file(path, "mapping " + what,
+                                      create ? detail::populate::for_writing : how);
     }
 
     // A quarter of the way into a segment, maps the next one on a thread of
@@ -990,10 +989,12 @@ class mapped_log {
             // handle) and waits for a producer elsewhere to create the file.
             if (!create && (!m_->ahead.idle() || !std::filesystem::exists(path, ec)))
                 return;  // asked again at the next quarter
-            m_->ahead.start(
-                detail::segment_job(k, create),
-                [path = std::move(path), name = m_->name, k, size = m_->file_size, mode = m_->mode,
-                 create] { return open_segment_file(path, name, k, size, mode, create); });
+            m_->ahead.start(detail::segment_job(k, create),
+                            [path = std::move(path), name = m_->name, k, size = m_->file_size,
+                             mode = m_->mode, create] {
+                                return open_segment_file(path, name, k, size, mode, create,
+                                                         detail::populate::for_reading);
+                            });
         } catch (...) {
         }
     }
@@ -1316,7 +1317,10 @@ class mapped_log {
         for (;;) {
             const std::uint64_t k = l.front_pos / D;
             if (k != l.read_k || l.read_data == nullptr) {
-                l.read_data = segment_data(k);
+                const auto f = map_segment(*m_, k, false);
+                if (f)
+                    detail::populate_for_reading(*f);  // read through from here
+                l.read_data = f ? f->base + detail::segment_header_bytes : nullptr;
                 l.read_k = k;
             }
             std::byte* data = l.read_data;
