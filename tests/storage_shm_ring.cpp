@@ -5,6 +5,7 @@
 
 #include "support/processes.hpp"
 #include "support/stalling_record.hpp"
+#include "support/throwing_record.hpp"
 #include "support/wake_rounds.hpp"
 
 #include <gtest/gtest.h>
@@ -24,6 +25,7 @@
 #include <optional>
 #include <random>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,7 +52,32 @@ struct batch_stalling {
     static inline int stalled_fd = -1;
 };
 
+// A record whose encode() throws at the `throw_at`th record it encodes: a
+// batch whose later slots are published before its first one fails.
+struct batch_throwing {
+    std::uint64_t value;
+    static inline int throw_at = -1;
+    static inline int encoded = 0;
+};
+
 }  // namespace shm_ring_tests
+
+template <>
+struct omstream::codec<shm_ring_tests::batch_throwing> {
+    using record = shm_ring_tests::batch_throwing;
+    static constexpr std::size_t fixed_size = 8;
+    static std::size_t encoded_size(const record&) { return 8; }
+    static void encode(const record& r, std::byte* out) {
+        if (record::throw_at >= 0 && record::encoded++ == record::throw_at)
+            throw std::runtime_error("the codec failed");
+        std::memcpy(out, &r.value, 8);
+    }
+    static record decode(std::span<const std::byte> bytes) {
+        record r{};
+        std::memcpy(&r.value, bytes.data(), 8);
+        return r;
+    }
+};
 
 template <>
 struct omstream::codec<shm_ring_tests::batch_stalling> {
@@ -365,6 +392,99 @@ TEST_F(shm_ring_test, a_producer_killed_in_the_middle_of_a_batch_delivers_none_o
 
 TEST_F(shm_ring_test, a_lossy_producer_killed_in_the_middle_of_a_batch_delivers_none_of_it) {
     killed_in_the_middle_of_a_batch(fresh("batch-kill-lossy"), true);
+}
+
+// A codec that throws after the append claimed its slots: the append throws,
+// the claim is given up as a dead producer's is (padding, counted in
+// dropped), and readers go on at once instead of waiting for records that
+// their live producer will never publish.
+template <class... Options>
+void codec_throws_mid_append(const std::string& name, Options... options) {
+    using throwing = om::testing::throwing;
+    using throwing_ring = om::shm_ring<throwing>;
+    struct reset {
+        ~reset() { throwing::fail = false; }
+    } reset_fail;
+    auto producer = om::stream<throwing_ring>::open(name, options...);
+    auto other = om::stream<throwing_ring>::open(name);  // a producer of its own
+    auto consumer = om::stream<throwing_ring>::open(name, om::size = 1);
+    producer.append(throwing{1});
+    throwing::fail = true;
+    const std::vector<throwing> batch(3, throwing{666});
+    EXPECT_THROW(producer.append(batch), std::runtime_error);
+    EXPECT_THROW(producer.append(throwing{666}), std::runtime_error);
+    EXPECT_THROW((void)producer.try_append(throwing{666}), std::runtime_error);
+    throwing::fail = false;
+    EXPECT_EQ(consumer.metadata().dropped, 5u);  // at once, not when a reader finds the claim
+    // Not the producer that threw: its next claim would replace the intent
+    // that makes its last claim look alive.
+    other.append(throwing{2});
+    std::vector<std::uint64_t> got;
+    const auto since = std::chrono::steady_clock::now();
+    while ((got.empty() || got.back() != 2) && std::chrono::steady_clock::now() - since < 3s)
+        (void)consumer.poll([&](const om::window<throwing>& w) {
+            for (const auto& t : w)
+                got.push_back(t.value);
+        });
+    EXPECT_LT(std::chrono::steady_clock::now() - since, 1s) << "a reader waited for the claim";
+    // Stalled, the laps below would wait for room for good.
+    ASSERT_EQ(got, (std::vector<std::uint64_t>{1, 2}));
+    EXPECT_EQ(consumer.metadata().dropped, 5u);
+    // The given-up slots take records again on the next laps.
+    for (std::uint64_t i = 3; i < 40; ++i) {
+        producer.append(throwing{i});
+        (void)consumer.poll([&](const om::window<throwing>& w) {
+            for (const auto& t : w)
+                got.push_back(t.value);
+        });
+    }
+    ASSERT_EQ(got.size(), 39u);
+    EXPECT_EQ(got.back(), 39u);
+    EXPECT_EQ(consumer.metadata().dropped, 5u);
+}
+
+TEST_F(shm_ring_test, a_codec_that_throws_mid_append_stalls_nobody) {
+    codec_throws_mid_append(fresh("codec-throws"), om::capacity = 8);
+}
+
+TEST_F(shm_ring_test, a_codec_that_throws_mid_append_to_a_lossy_ring_stalls_nobody) {
+    codec_throws_mid_append(fresh("codec-throws-lossy"), om::capacity = 8, om::lossy = true);
+}
+
+// The codec throws at the third record of a batch, when the second one is
+// published already (a batch is published by its first slot, written
+// last): none of the batch may come out, and what follows must.
+TEST_F(shm_ring_test, a_codec_that_throws_in_the_middle_of_a_batch_delivers_none_of_it) {
+    using record = shm_ring_tests::batch_throwing;
+    using throwing_ring = om::shm_ring<record>;
+    struct reset {
+        ~reset() { record::throw_at = -1; }
+    } reset_throw;
+    for (const bool lossy : {false, true}) {
+        SCOPED_TRACE(lossy ? "lossy" : "not lossy");
+        const auto name = fresh(lossy ? "batch-throws-lossy" : "batch-throws");
+        auto producer = om::stream<throwing_ring>::open(name, om::capacity = 16, om::lossy = lossy);
+        auto consumer = om::stream<throwing_ring>::open(name, om::size = 1);
+        auto other = om::stream<throwing_ring>::open(name);  // a producer of its own
+        producer.append(record{1});
+        record::encoded = 0;
+        record::throw_at = 2;
+        const std::vector<record> batch{{666}, {667}, {668}, {669}};
+        EXPECT_THROW(producer.append(batch), std::runtime_error);
+        record::throw_at = -1;
+        other.append(record{2});
+        std::vector<std::uint64_t> got;
+        const auto since = std::chrono::steady_clock::now();
+        while ((got.empty() || got.back() != 2) && std::chrono::steady_clock::now() - since < 3s)
+            (void)consumer.poll([&](const om::window<record>& w) {
+                for (const auto& r : w)
+                    got.push_back(r.value);
+            });
+        EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2}));
+        EXPECT_LT(std::chrono::steady_clock::now() - since, 1s) << "a reader waited for the claim";
+        EXPECT_EQ(consumer.metadata().dropped, 4u);
+        EXPECT_EQ(consumer.metadata().appended, 6u);
+    }
 }
 
 TEST_F(shm_ring_test, a_consumer_killed_in_its_callback_gets_its_window_redelivered) {
@@ -775,6 +895,47 @@ TEST_F(shm_ring_test, lossy_is_fixed_when_the_ring_is_created) {
     EXPECT_TRUE(it->lossy);
     EXPECT_TRUE(creator.metadata().lossy);
     EXPECT_FALSE(s.metadata().lossy);
+}
+
+// Capacity and max_record_size are fixed at creation too: an open that
+// names another value must not get the existing ring without a word.
+TEST_F(shm_ring_test, another_capacity_or_max_record_size_than_the_rings_is_refused) {
+    using text_ring = om::shm_ring<std::string>;
+    const auto name = fresh("geometry");
+    auto creator = om::stream<text_ring>::open(name, om::capacity = 6, om::max_record_size = 100);
+    EXPECT_EQ(creator.storage().capacity(), 8u);
+    auto refused = [&](auto&&... options) -> std::string {
+        try {
+            (void)om::stream<text_ring>::open(name, options...);
+        } catch (const om::error& e) {
+            EXPECT_EQ(e.code(), om::errc::invalid_option) << e.what();
+            return e.what();
+        }
+        ADD_FAILURE() << "an open that asks for another geometry got the ring's";
+        return {};
+    };
+    std::string what = refused(om::capacity = 1000);
+    EXPECT_NE(what.find("capacity 8"), std::string::npos) << what;
+    EXPECT_NE(what.find("1024 (1000 rounded up to a power of two)"), std::string::npos) << what;
+    EXPECT_NE(what.find("leave om::capacity out"), std::string::npos) << what;
+    EXPECT_NE(what.find("remove the ring"), std::string::npos) << what;
+    what = refused(om::max_record_size = 200);
+    EXPECT_NE(what.find("max_record_size 100"), std::string::npos) << what;
+    EXPECT_NE(what.find("200"), std::string::npos) << what;
+    EXPECT_NE(what.find("leave om::max_record_size out"), std::string::npos) << what;
+    (void)refused(om::capacity = 8, om::max_record_size = 1000);  // the default, but named
+    // Without the options, or with the ring's values (after rounding): the ring as it is.
+    EXPECT_EQ(om::stream<text_ring>::open(name).storage().capacity(), 8u);
+    EXPECT_EQ(om::stream<text_ring>::open(name, om::capacity = 5, om::max_record_size = 100)
+                  .storage()
+                  .capacity(),
+              8u);
+    EXPECT_EQ(om::stream<text_ring>::open(name, om::capacity = 8).metadata().capacity, 8u);
+    // A fixed-size record's slots are its size, whatever max_record_size says.
+    const auto fixed = fresh("geometry-fixed");
+    auto u64 = om::stream<ring>::open(fixed, om::capacity = 16, om::max_record_size = 64);
+    EXPECT_NO_THROW((void)om::stream<ring>::open(fixed, om::max_record_size = 8));
+    EXPECT_THROW((void)om::stream<ring>::open(fixed, om::capacity = 32), om::error);
 }
 
 TEST_F(shm_ring_test, a_full_lossy_ring_overwrites_the_oldest_records_without_waiting) {

@@ -349,6 +349,7 @@ class shm_ring {
                             ", not opened with om::lossy = " + (is_lossy ? "true" : "false") +
                             "; leave om::lossy out to take the stream as it is, or remove it and "
                             "create it again");
+        check_settings_given<Options>(*m, slots, requested, payload);
         return shm_ring(std::move(m));
     }
 
@@ -700,6 +701,32 @@ class shm_ring {
         return m;
     }
 
+    // An existing ring keeps the geometry it was created with: an open that
+    // names another capacity or max_record_size would otherwise get a ring
+    // other than the one it asked for without a word. `slots`: the capacity
+    // asked for after rounding, `requested` before.
+    template <class Options>
+    static void check_settings_given(const detail::ring_mapping& m, std::size_t slots,
+                                     std::size_t requested, std::size_t payload) {
+        const auto& h = *m.header;
+        auto refuse = [&](const char* option, std::uint64_t kept, const std::string& asked) {
+            throw error(errc::invalid_option,
+                        "shared-memory stream '" + m.name + "' was created with " + option + " " +
+                            std::to_string(kept) + " and this open asks for " + asked +
+                            ": a ring's " + option + " is fixed at creation; leave om::" + option +
+                            " out to take the ring's, or remove the ring to start anew");
+        };
+        if (Options::template has<capacity_option> && h.capacity != slots)
+            refuse("capacity", h.capacity,
+                   std::to_string(slots) +
+                       (slots != requested
+                            ? " (" + std::to_string(requested) + " rounded up to a power of two)"
+                            : std::string()));
+        // A fixed-size record's slots fit it whatever the option said at creation.
+        if (Options::template has<max_record_size_option> && !fixed && h.max_payload != payload)
+            refuse("max_record_size", h.max_payload, std::to_string(payload));
+    }
+
     [[noreturn]] static void rethrow_as(const std::string& what,
                                         const boost::interprocess::interprocess_exception& e) {
         detail::rethrow_interprocess(e, what);
@@ -902,7 +929,7 @@ class shm_ring {
         if (m_->lossy) {  // overwrites the oldest records when full (see "lossy rings")
             if (!claim_lossy_space(me, t, n, wait_limit, try_only))
                 return false;
-            write(records, t, n, stamp());
+            write_or_give_up(records, t, n, stamp);
             me.from.store(t + n, std::memory_order_release);
             detail::host_wait_word(h.consumers).wake();
             return true;
@@ -926,7 +953,7 @@ class shm_ring {
                 break;
         }
         prefetch_for_write(t + n);
-        write(records, t, n, stamp());
+        write_or_give_up(records, t, n, stamp);
         me.from.store(t + n,
                       std::memory_order_release);  // the claim is published: nothing to watch
         detail::host_wait_word(h.consumers).wake();
@@ -957,6 +984,36 @@ class shm_ring {
 #if defined(__x86_64__) || defined(__i386__)
         asm volatile("prefetchw %0" ::"m"(*m_->slot(seq + 256 / m_->slot_size)));
 #endif
+    }
+
+    // write() of our claim [first, first + n), which becomes padding if the
+    // codec (or the clock) throws: readers give up only a dead producer's
+    // claim, so they would wait for this one as long as we live.
+    template <class Range, class Stamp>
+    void write_or_give_up(const Range& records, std::uint64_t first, std::size_t n, Stamp& stamp) {
+        try {
+            write(records, first, n, stamp());
+        } catch (...) {
+            give_up_own_claim(first, n);
+            m_->header->producers[local_->producer].from.store(first + n,
+                                                               std::memory_order_release);
+            detail::host_wait_word(m_->header->consumers).wake();
+            throw;
+        }
+    }
+
+    // As give_up_slot() does for a dead writer, but no reader can race us for
+    // our own claim. Counted first (spans() relies on it); the first slot
+    // last, since it holds readers back (a batch is all or none, and some of
+    // its later slots may be published already).
+    void give_up_own_claim(std::uint64_t first, std::size_t n) noexcept {
+        m_->header->skipped.fetch_add(n, std::memory_order_relaxed);
+        for (std::size_t i = n; i-- > 0;) {
+            const std::uint64_t seq = first + i;
+            detail::length_word(m_->slot(seq))
+                .store(detail::frame_committed | detail::frame_padding | m_->lap_bit(seq),
+                       std::memory_order_release);
+        }
     }
 
     template <class Range>
