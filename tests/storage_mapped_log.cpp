@@ -941,6 +941,46 @@ TEST_F(mapped_log_test, corruption_rounds_keep_exactly_the_valid_prefix) {
     }
 }
 
+// A cut before records that later segments still hold (a damaged frame, a
+// truncated segment) keeps those segment files aside, as they were, instead
+// of deleting them: the log is the valid prefix, and nothing is destroyed.
+TEST_F(mapped_log_test, a_cut_keeps_the_segments_it_removes_aside) {
+    constexpr std::size_t segment = 65536, per_segment = segment / 32;
+    for (const bool truncated : {false, true}) {
+        SCOPED_TRACE(truncated ? "segment 1 truncated" : "a frame of segment 1 damaged");
+        const auto name = fresh(truncated ? "aside-truncated" : "aside-damaged");
+        {
+            auto p = u64_stream::open(name, om::segment_size = segment, om::keep = true);
+            for (std::uint64_t i = 0; i < 3 * per_segment + 10; ++i)
+                p.append(i);  // segments 0-2 full, 10 records in 3
+        }
+        const auto dir = dir_of(name);
+        auto path_of = [&](std::uint64_t k) { return dir / om::detail::segment_file_name(k); };
+        const auto original_2 = read_file(path_of(2));
+        auto damaged = read_file(path_of(1));
+        if (truncated)
+            damaged.resize(om::detail::segment_header_bytes + 100 * 32);
+        else
+            damaged[om::detail::segment_header_bytes + 100 * 32 + 24] ^= 0x55;
+        write_file(path_of(1), damaged);
+        auto s = u64_stream::open(name, om::size = 1);
+        const auto md = s.metadata();
+        EXPECT_EQ(md.appended, per_segment + 100);
+        EXPECT_NE(md.recovery_note.find("kept aside"), std::string::npos) << md.recovery_note;
+        EXPECT_EQ(drain(s).size(), per_segment + 100);
+        auto aside = [&](std::uint64_t k) {  // the log's first recovery that cut
+            return fs::path(path_of(k).string() + ".cut1");
+        };
+        EXPECT_EQ(read_file(aside(2)), original_2);
+        EXPECT_TRUE(fs::exists(aside(3)));
+        EXPECT_FALSE(fs::exists(path_of(2)));
+        EXPECT_EQ(fs::exists(aside(1)), !truncated) << "the damaged segment, as it was";
+        if (!truncated) {
+            EXPECT_EQ(read_file(aside(1)), damaged);
+        }
+    }
+}
+
 TEST_F(mapped_log_test, after_a_sync_recovery_starts_at_the_checkpoint_and_readers_still_check) {
     const auto name = fresh("checkpoint");
     {

@@ -802,6 +802,24 @@ class mapped_log {
 
     // Checks the frames from the checkpoint on and cuts the log before the
     // first one that is incomplete or fails its checks. Runs alone.
+    // Where recovery number h.recoveries + 1 keeps a segment file it cuts.
+    static std::filesystem::path cut_aside(const std::filesystem::path& segment,
+                                           const detail::log_header& h) {
+        return segment.string() + ".cut" + std::to_string(h.recoveries + 1);
+    }
+    // Whether the segment file holds a frame at its start (records, or a
+    // producer's padding before them).
+    static bool starts_with_a_frame(const std::filesystem::path& segment) {
+        std::uint32_t word = 0;
+        const int fd = ::open(segment.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return false;
+        const auto got =
+            ::pread(fd, &word, sizeof word, static_cast<off_t>(detail::segment_header_bytes));
+        ::close(fd);
+        return got == static_cast<ssize_t>(sizeof word) && word != 0;
+    }
+
     static void recover(detail::log_mapping& m) {
         auto& h = *m.header;
         const auto D = m.data_size;
@@ -814,6 +832,7 @@ class mapped_log {
         }
         const detail::log_position checked_from = at;
         const char* why = "";
+        std::size_t moved_aside = 0;  // segment files kept aside as *.seg.cut<N>
         for (;;) {
             k = at.pos / D;
             const auto path = m.segment_path(k);
@@ -845,6 +864,16 @@ class mapped_log {
                 }
             }
             why = scan.why;
+            // Damaged frames: the segment as it was stays beside the log for
+            // whoever wants to look at what the cut removes.
+            if (*why != '\0') {
+                std::error_code copy_error;
+                std::filesystem::copy_file(path, cut_aside(path, h),
+                                           std::filesystem::copy_options::overwrite_existing,
+                                           copy_error);
+                if (!copy_error)
+                    ++moved_aside;
+            }
             // Index entries past the cut name frames that are gone.
             for (auto& e : m.segment_of(seg)->entries)
                 if (e.pos >= at.pos || e.pos < k * D)
@@ -858,16 +887,26 @@ class mapped_log {
             }
             break;
         }
-        // Segments after the end were claimed but never reached.
         std::error_code ec;
         for (const auto& entry : std::filesystem::directory_iterator(m.files(), ec)) {
             if (entry.path().extension() != ".seg")
                 continue;
             const auto index = std::strtoull(entry.path().stem().c_str(), nullptr, 10);
-            // After the end: claimed but never reached. Before the oldest: a
-            // deletion that a crash interrupted.
-            if (index > at.pos / D || index < h.oldest_segment.load())
+            // Before the oldest: a deletion that a crash interrupted.
+            if (index < h.oldest_segment.load()) {
                 std::filesystem::remove(entry.path(), ec);
+            } else if (index > at.pos / D) {
+                // After the end: claimed but never reached (or mapped ahead),
+                // unless records start it: then the log was cut before them
+                // (damage, or a truncated segment), and they are kept aside.
+                std::error_code move_error;
+                if (starts_with_a_frame(entry.path())) {
+                    std::filesystem::rename(entry.path(), cut_aside(entry.path(), h), move_error);
+                    moved_aside += move_error ? 0 : 1;
+                } else {
+                    std::filesystem::remove(entry.path(), move_error);
+                }
+            }
         }
         {
             std::lock_guard lock(m.mutex);
@@ -882,7 +921,11 @@ class mapped_log {
                 " claimed records (" + std::to_string(cut) + " bytes) at sequence " +
                 std::to_string(at.seq) + ", byte " + std::to_string(at.pos % D) + " of segment " +
                 std::to_string(at.pos / D) +
-                (*why != '\0' ? std::string(": ") + why : std::string(": incomplete frames"));
+                (*why != '\0' ? std::string(": ") + why : std::string(": incomplete frames")) +
+                (moved_aside != 0 ? "; " + std::to_string(moved_aside) +
+                                        " segment files as they were kept aside as *.seg.cut" +
+                                        std::to_string(h.recoveries)
+                                  : std::string());
             // Also said once, by default on stderr: cutting a log is news its owner wants.
             detail::diagnose("mapped_log '" + m.name + "' (" + m.dir.string() + "): " + note);
             std::memset(h.recovery_note, 0, sizeof h.recovery_note);
