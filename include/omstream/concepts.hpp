@@ -79,8 +79,11 @@ template <class E, class T = int>
 concept emitter = std::copy_constructible<E> && emitter_opted_in<E> && emitter_has_clock<E> &&
     emitter_state_storable<E> && emitter_can_start<E> && emitter_can_decide<E, T>;
 
-template <class E, class T = int>
-constexpr bool check_emitter() {
+namespace detail {
+// check_emitter() of every part but next(): first_of checks its children so,
+// and their next() only once it is called with the stream's record type.
+template <class E>
+constexpr bool check_emitter_but_next() {
     // Nested, so that one mistake gives one error.
     static_assert(emitter_opted_in<E>,
                   "omstream: not an emitter: add `using emitter_concept = omstream::emitter_tag;`");
@@ -91,20 +94,25 @@ constexpr bool check_emitter() {
             emitter_state_storable<E>,
             "omstream: an emitter needs `using state_type = ...;`, trivially copyable and at "
             "most omstream::max_emitter_state (64) bytes");
-        if constexpr (emitter_has_clock<E> && emitter_state_storable<E>) {
+        if constexpr (emitter_has_clock<E> && emitter_state_storable<E>)
             static_assert(
                 emitter_can_start<E>,
                 "omstream: an emitter needs `state_type start(clock_type::time_point now) const`");
-            if constexpr (emitter_can_start<E>) {
-                static_assert(
-                    emitter_can_decide<E, T>,
-                    "omstream: an emitter needs `decision<clock_type> next(const window<T>& "
-                    "pending, state_type& state, clock_type::time_point now) const`");
-            }
-        }
         static_assert(std::copy_constructible<E>,
                       "omstream: an emitter must be copy constructible");
+        return emitter_has_clock<E> && emitter_state_storable<E> && emitter_can_start<E> &&
+               std::copy_constructible<E>;
     }
+    return false;
+}
+}  // namespace detail
+
+template <class E, class T = int>
+constexpr bool check_emitter() {
+    if constexpr (detail::check_emitter_but_next<E>())
+        static_assert(emitter_can_decide<E, T>,
+                      "omstream: an emitter needs `decision<clock_type> next(const window<T>& "
+                      "pending, state_type& state, clock_type::time_point now) const`");
     return emitter<E, T>;
 }
 

@@ -22,36 +22,10 @@
 
 namespace omstream {
 
-namespace detail {
-// check_emitter() but for next(), whose record type first_of learns only when
-// it is called: a child may take the one record type it supports.
-template <class E>
-constexpr bool check_first_of_child() {
-    static_assert(emitter_opted_in<E>,
-                  "omstream: not an emitter: add `using emitter_concept = omstream::emitter_tag;`");
-    if constexpr (emitter_opted_in<E>) {
-        static_assert(emitter_has_clock<E>,
-                      "omstream: an emitter needs `using clock_type = <a std::chrono clock>;`");
-        static_assert(
-            emitter_state_storable<E>,
-            "omstream: an emitter needs `using state_type = ...;`, trivially copyable and at "
-            "most omstream::max_emitter_state (64) bytes");
-        if constexpr (emitter_has_clock<E> && emitter_state_storable<E>)
-            static_assert(
-                emitter_can_start<E>,
-                "omstream: an emitter needs `state_type start(clock_type::time_point now) const`");
-        static_assert(std::copy_constructible<E>,
-                      "omstream: an emitter must be copy constructible");
-    }
-    return emitter_opted_in<E> && emitter_has_clock<E> && emitter_state_storable<E> &&
-           emitter_can_start<E> && std::copy_constructible<E>;
-}
-}  // namespace detail
-
 template <class... Emitters>
 struct first_of {
     static_assert(sizeof...(Emitters) >= 1, "omstream: first_of needs at least one emitter");
-    static_assert((detail::check_first_of_child<Emitters>() && ...));
+    static_assert((detail::check_emitter_but_next<Emitters>() && ...));
 
     using first_emitter = std::tuple_element_t<0, std::tuple<Emitters...>>;
     using clock_type = typename first_emitter::clock_type;
