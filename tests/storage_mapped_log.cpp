@@ -752,6 +752,49 @@ TEST_F(mapped_log_test, a_codec_that_throws_mid_append_stalls_nobody) {
 
 // buffer() goes past a dead producer's claim to what others published
 // after it, as readers do, instead of stopping there.
+// A batch given up after some of its later frames were published (and
+// indexed): a group that resumes right after it, or a seek into it, must
+// land on the records after it, never inside it on records given up.
+TEST_F(mapped_log_test, a_seek_never_lands_inside_a_batch_that_was_given_up) {
+    using throwing = om::testing::throwing;
+    using throwing_stream = om::stream<om::mapped_log<throwing>>;
+    const auto name = fresh("given-up-batch");
+    auto producer = throwing_stream::open(name, om::segment_size = 65536);
+    auto values_of = [&](throwing_stream& c, std::size_t want) {
+        std::vector<std::uint64_t> got;
+        const auto since = std::chrono::steady_clock::now();
+        while (got.size() < want && std::chrono::steady_clock::now() - since < 2s)
+            (void)c.poll([&](const om::window<throwing>& w) {
+                for (const auto& t : w)
+                    got.push_back(t.value);
+            });
+        return got;
+    };
+    {
+        auto consumer = throwing_stream::open(name, om::size = 1, om::group = "g");
+        for (std::uint64_t i = 0; i < 10; ++i)
+            producer.append(throwing{i});
+        std::vector<throwing> batch;
+        for (std::uint64_t v = 100; v < 120; ++v)
+            batch.push_back({v});
+        throwing::fail_on = 110;  // records 100-109 of the batch are written, then it throws
+        EXPECT_THROW(producer.append(batch), std::runtime_error);
+        throwing::fail_on = ~0ull;
+        EXPECT_EQ(values_of(consumer, 10).size(), 10u);
+        (void)consumer.poll([](const auto&) {});  // steps over the batch: the group is at 30
+    }
+    for (std::uint64_t v = 200; v < 210; ++v)
+        producer.append(throwing{v});
+    auto resumed = throwing_stream::open(name, om::size = 1, om::group = "g");
+    EXPECT_EQ(values_of(resumed, 10),
+              (std::vector<std::uint64_t>{200, 201, 202, 203, 204, 205, 206, 207, 208, 209}));
+    auto seeking =
+        throwing_stream::open(name, om::size = 1, om::group = "s", om::start = om::from_seq(15));
+    const auto seen = values_of(seeking, 10);
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(seen.front(), 200u) << "a record of the batch given up was delivered";
+}
+
 TEST_F(mapped_log_test, buffer_skips_a_dead_producers_claim) {
     using stall_log = om::mapped_log<stalling>;
     const auto name = fresh("buffer-dead");
@@ -1362,8 +1405,19 @@ TEST_F(mapped_log_test, bad_options_are_refused_with_the_range) {
     };
     EXPECT_NE(refused(om::segment_size = 100000).find("power of two"), std::string::npos);
     EXPECT_NE(refused(om::max_age = -1h).find("negative"), std::string::npos);
-    EXPECT_NE(refused(om::durability = om::sync_every(0)).find("positive"), std::string::npos);
-    EXPECT_NE(refused(om::durability = om::sync_every(0ns)).find("positive"), std::string::npos);
+    // A policy that syncs by neither count nor time is refused where it is
+    // made; sync_never, given explicitly, is a policy like the others.
+    for (const auto make : {+[] { return om::sync_every(0); }, +[] { return om::sync_every(0ns); },
+                            +[] { return om::sync_every(-1s); }}) {
+        try {
+            (void)make();
+            ADD_FAILURE() << "a sync_every that never syncs was accepted";
+        } catch (const om::error& e) {
+            EXPECT_EQ(e.code(), om::errc::invalid_option);
+            EXPECT_NE(std::string(e.what()).find("positive"), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_EQ(refused(om::durability = om::sync_never), "accepted");
 }
 
 // A log's settings are fixed when it is created: another value at a later

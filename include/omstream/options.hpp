@@ -31,12 +31,19 @@ struct sync_policy {
 };
 inline constexpr sync_policy sync_never{};  // page cache only (the default)
 inline constexpr sync_policy sync_always{0, std::chrono::nanoseconds{0}, true};
+// A policy that syncs by neither count nor time would be sync_never in
+// disguise: refused here, where the mistake is.
 inline constexpr sync_policy sync_every(std::uint64_t records,
                                         std::chrono::nanoseconds interval = {}) {
+    if (interval < std::chrono::nanoseconds::zero() ||
+        (records == 0 && interval == std::chrono::nanoseconds::zero()))
+        throw error(errc::invalid_option,
+                    "sync_every needs a positive record count or interval (om::sync_never "
+                    "says never)");
     return {records, interval, false};
 }
 inline constexpr sync_policy sync_every(std::chrono::nanoseconds interval) {
-    return {0, interval, false};
+    return sync_every(0, interval);
 }
 
 // Where a consumer group that does not exist yet starts reading.

@@ -15,7 +15,8 @@ namespace omstream::testing {
 
 struct throwing {
     std::uint64_t value;
-    static inline bool fail = false;
+    static inline bool fail = false;              // every encode() throws
+    static inline std::uint64_t fail_on = ~0ull;  // encode() of this value throws
 };
 
 }  // namespace omstream::testing
@@ -26,7 +27,7 @@ struct omstream::codec<omstream::testing::throwing> {
     static constexpr std::size_t fixed_size = 8;
     static std::size_t encoded_size(const throwing&) { return 8; }
     static void encode(const throwing& t, std::byte* out) {
-        if (throwing::fail)
+        if (throwing::fail || t.value == throwing::fail_on)
             throw std::runtime_error("the codec failed");
         std::memcpy(out, &t.value, 8);
     }

@@ -8,9 +8,12 @@
 #include <omstream/detail/type_name.hpp>
 #include <omstream/error.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace omstream::detail {
 
@@ -19,15 +22,47 @@ struct emitter_identity {
     std::string_view name;  // for messages
 };
 
-// Emitters whose states mean the same declare one `state_id` (the two time
-// windows do); any other emitter is its own type.
+// A hash of a type's name as compilers spell it, without what only some of
+// them print: spaces ("> >"), libstdc++'s and libc++'s inline namespaces.
+constexpr std::uint64_t spelling_hash(std::string_view spelled) noexcept {
+    std::uint64_t hash = fnv1a("");
+    for (std::size_t i = 0; i < spelled.size(); ++i) {
+        if (spelled.substr(i, 5) == "_V2::" || spelled.substr(i, 5) == "__1::") {
+            i += 4;
+            continue;
+        }
+        if (spelled[i] != ' ')
+            hash = fnv1a(spelled.substr(i, 1), hash);
+    }
+    return hash;
+}
+
+// The clocks' own names: compilers also differ on default template
+// arguments, so an emitter's identity names its clock, not its spelling.
+template <class Clock>
+constexpr std::uint64_t clock_id() noexcept {
+    if constexpr (std::is_same_v<Clock, std::chrono::system_clock>)
+        return fnv1a("std::chrono::system_clock");
+    else if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>)
+        return fnv1a("std::chrono::steady_clock");
+    else
+        return spelling_hash(type_name<Clock>());
+}
+
+// An emitter's `state_id`: the one it declares (the library's emitters do,
+// so that programs built by different compilers agree; emitters whose states
+// mean the same share one, as the two time windows), else its type's name.
+template <class Emitter>
+constexpr std::uint64_t state_id_of() noexcept {
+    if constexpr (requires { Emitter::state_id; })
+        return Emitter::state_id;
+    else
+        return spelling_hash(type_name<Emitter>());
+}
+
 template <class Emitter>
 constexpr emitter_identity identity_of() noexcept {
-    std::uint64_t h = 0;
-    if constexpr (requires { Emitter::state_id; })
-        h = Emitter::state_id;
-    else
-        h = fnv1a(type_name<Emitter>());
+    const std::uint64_t h = state_id_of<Emitter>();
     const auto id = static_cast<std::uint32_t>(h ^ (h >> 32));
     return {id == 0 ? 1u : id, type_name<Emitter>()};
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <omstream/concepts.hpp>
+#include <omstream/detail/emitter_identity.hpp>
 
 #include <boost/hana/at.hpp>
 #include <boost/hana/concat.hpp>
@@ -17,6 +18,7 @@
 #include <boost/hana/unpack.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 
@@ -37,6 +39,13 @@ struct first_of {
     using accepted_options =
         decltype(boost::hana::flatten(boost::hana::make_tuple(accepted_options_t<Emitters>{}...)));
     using state_type = boost::hana::tuple<typename Emitters::state_type...>;
+    // The children's, in order: no compiler's spelling of the composite.
+    static constexpr std::uint64_t state_id = [] {
+        std::uint64_t h = detail::fnv1a("omstream::first_of");
+        for (const std::uint64_t child : {detail::state_id_of<Emitters>()...})
+            h = (h ^ child) * 1099511628211ull;  // FNV's prime, a word at a time
+        return h;
+    }();
 
     boost::hana::tuple<Emitters...> emitters;
 

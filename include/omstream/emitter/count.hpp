@@ -4,6 +4,7 @@
 #pragma once
 
 #include <omstream/concepts.hpp>
+#include <omstream/detail/type_name.hpp>
 #include <omstream/error.hpp>
 #include <omstream/options.hpp>
 
@@ -21,6 +22,7 @@ struct basic_count_window {
     using accepted_options =
         boost::hana::tuple<boost::hana::type<size_option>, boost::hana::type<max_wait_option>>;
     struct state_type {};  // a count window needs no memory: the position says it all
+    static constexpr std::uint64_t state_id = detail::fnv1a("omstream::count_window");
 
     std::size_t size = 1;
     std::chrono::nanoseconds max_wait = std::chrono::nanoseconds::zero();  // zero: wait for `size`

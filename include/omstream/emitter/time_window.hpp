@@ -6,7 +6,7 @@
 #pragma once
 
 #include <omstream/concepts.hpp>
-#include <omstream/detail/type_name.hpp>
+#include <omstream/detail/emitter_identity.hpp>
 #include <omstream/error.hpp>
 #include <omstream/options.hpp>
 
@@ -24,7 +24,7 @@ struct time_window {
     using accepted_options = boost::hana::tuple<boost::hana::type<interval_option>>;
     // Fixed and relaxed windows keep the same state (the next interval's
     // start, on this clock): either may consume a group the other made.
-    static constexpr std::uint64_t state_id = fnv1a(type_name<time_window<Clock, true>>());
+    static constexpr std::uint64_t state_id = fnv1a("omstream::time_window", clock_id<Clock>());
     struct state_type {
         std::int64_t start_ns;   // start of the next interval to emit
         std::int64_t origin_ns;  // L0: the group's start; start_ns == origin_ns: nothing emitted

@@ -221,17 +221,11 @@ class mapped_log {
         settings.max_bytes = options.template get<max_bytes_option>(0);
         if (settings.max_age_ns < 0)
             throw error(errc::invalid_option, "mapped_log max_age must not be negative");
-        const sync_policy sync_asked = options.template get<durability_option>(sync_never);
-        if (Options::template has<durability_option> && !sync_asked.always &&
-            sync_asked.every_records == 0 && sync_asked.every.count() <= 0)
-            throw error(errc::invalid_option,
-                        "mapped_log durability sync_every needs a positive record count or "
-                        "interval (om::sync_never says never)");
         auto m = std::make_shared<detail::log_mapping>();
         m->name = std::string(name);
         m->dir = root_dir / std::string(name);
         m->mode = detail::log_file_mode(options.template get<permissions_option>(0600));
-        m->durability = sync_asked;
+        m->durability = options.template get<durability_option>(sync_never);
         m->start = options.template get<start_option>(from_oldest);
         open_log(*m, root_dir, data, fixed ? codec<T>::fixed_size : payload,
                  options.template get<capacity_option>(0), settings);
@@ -1600,6 +1594,16 @@ class mapped_log {
                 std::atomic_ref(h.seq).store(next, std::memory_order_relaxed);
                 std::atomic_ref(h.checksum)
                     .store(detail::padding_checksum(next, bytes), std::memory_order_relaxed);
+            }
+            // The claim's later frames may be published, with index entries:
+            // a seek that trusted one would land inside the padding, on
+            // records given up. The index is a hint: forget those entries,
+            // before the padding appears.
+            for (auto& e : m.segment_of(map_segment(m, at / D, true))->entries) {
+                const std::uint64_t entry_pos =
+                    std::atomic_ref(e.pos).load(std::memory_order_relaxed);
+                if (entry_pos > at && entry_pos < end)
+                    std::atomic_ref(e.seq_plus_one).store(0, std::memory_order_release);
             }
             std::uint32_t expected = 0;
             const std::uint32_t padding = detail::frame_committed | detail::frame_padding | bytes;
