@@ -90,6 +90,14 @@ struct mapped_log_test : ::testing::Test {
         return names.back();
     }
     fs::path dir_of(const std::string& name) { return fs::path(om::testing::log_home) / name; }
+    // Flips a byte of the record in frame `index` of segment 0 of a log of
+    // 8-byte records (32-byte frames), so that it fails its CRC.
+    void damage_record(const std::string& name, std::size_t index) {
+        const auto path = dir_of(name) / om::detail::segment_file_name(0);
+        auto bytes = read_file(path);
+        bytes[om::detail::segment_header_bytes + index * 32 + 24] ^= 0x55;
+        write_file(path, bytes);
+    }
     void TearDown() override {
         for (const auto& n : names)
             u64_log::remove(n);
@@ -1034,10 +1042,7 @@ TEST_F(mapped_log_test, after_a_sync_recovery_starts_at_the_checkpoint_and_reade
     }
     // Damage record 10, below the checkpoint: open does not look there (it
     // trusts synced frames), but a reader refuses it rather than deliver it.
-    const auto path = dir_of(name) / om::detail::segment_file_name(0);
-    auto bytes = read_file(path);
-    bytes[om::detail::segment_header_bytes + 10 * 32 + 24] ^= 0x55;
-    write_file(path, bytes);
+    damage_record(name, 10);
     auto s = u64_stream::open(name, om::size = 1000);
     EXPECT_EQ(s.metadata().appended, 1000u);
     try {
@@ -1063,10 +1068,7 @@ TEST_F(mapped_log_test,
             for (std::uint64_t i = 0; i < 10; ++i)
                 p.append(i);
         }
-        const auto path = dir_of(name) / om::detail::segment_file_name(0);
-        auto bytes = read_file(path);
-        bytes[om::detail::segment_header_bytes + 5 * 32 + 24] ^= 0x55;
-        write_file(path, bytes);
+        damage_record(name, 5);
         auto s = u64_stream::open(name, om::size = 10);
         EXPECT_EQ(s.metadata().appended, 10u);
         EXPECT_EQ(s.metadata().recovered_cut_bytes, 0u) << s.metadata().recovery_note;

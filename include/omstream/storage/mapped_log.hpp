@@ -531,12 +531,9 @@ class mapped_log {
             if (f.kind == detail::frame_check::unwritten) {
                 // A dead producer's claim: give it up, as a reader would, and
                 // go on to what others published after it.
-                if (pos < detail::load_position(m_->header->tail).pos &&
-                    intent_of_claim(*m_, seq, pos) != nullptr && no_live_writer_at(pos)) {
-                    recover_claim(seq, pos);
-                    if (detail::load_length(data + pos % m_->data_size) != 0)
-                        continue;
-                }
+                if (pos < detail::load_position(m_->header->tail).pos && no_live_writer_at(pos) &&
+                    recover_claim(seq, pos))
+                    continue;
                 break;
             }
             if (f.kind == detail::frame_check::bad)
@@ -853,7 +850,6 @@ class mapped_log {
                     dead != nullptr && dead->pos_to.load() <= claimed.pos &&
                     published_from(m, dead->pos_to.load(), claimed.pos)) {
                     pad_claim(m, at.seq, at.pos, *dead);
-                    h.skipped.fetch_add(dead->seq_to.load() - at.seq);
                     continue;  // the scan reads the padding and what follows
                 }
             }
@@ -1520,18 +1516,16 @@ class mapped_log {
     }
 
     // Gives up the claim of a dead writer that starts at (seq, pos): its
-    // frames become padding (counted), so nobody waits for them.
-    void recover_claim(std::uint64_t seq, std::uint64_t pos) {
+    // frames become padding (counted), so nobody waits for them. False when
+    // no intent names the claim: a writer dying between its claim and its
+    // intent is impossible (the intent comes first), so wait longer.
+    bool recover_claim(std::uint64_t seq, std::uint64_t pos) {
         const detail::log_intent* found = intent_of_claim(*m_, seq, pos);
-        if (found == nullptr) {
-            // No intent names this claim: a writer died between its claim and
-            // its intent is impossible (the intent comes first). Wait longer.
-            return;
-        }
+        if (found == nullptr)
+            return false;
         pad_claim(*m_, seq, pos, *found);
-        m_->header->skipped.fetch_add(found->seq_to.load(std::memory_order_acquire) - seq,
-                                      std::memory_order_relaxed);
         local_->stuck.clear();
+        return true;
     }
 
     // The producer intent that names the claim starting at (seq, pos), or
@@ -1574,8 +1568,9 @@ class mapped_log {
         return false;
     }
 
-    // Turns the unwritten frames of the dead claim `p`, from (seq, pos) on,
-    // into padding (a claim may skip the rest of a segment first, then
+    // Turns the unwritten frames of the claim `p` (a dead writer's, or ours
+    // that a codec failed), from (seq, pos) on, into padding and counts its
+    // records as skipped (a claim may skip the rest of a segment first, then
     // continue in the next one).
     static void pad_claim(detail::log_mapping& m, std::uint64_t seq, std::uint64_t pos,
                           const detail::log_intent& p) {
@@ -1611,6 +1606,7 @@ class mapped_log {
                                                                std::memory_order_acq_rel);
             at = end;
         }
+        m.header->skipped.fetch_add(seq_to - seq, std::memory_order_relaxed);
     }
 
     // Spans over the `count` records of a window taken over, from its first.
@@ -1796,7 +1792,6 @@ class mapped_log {
             // A codec threw: give the claim up as padding (counted), or
             // readers would wait for it as long as this process lives.
             pad_claim(*m_, t.seq, at, me);
-            h.skipped.fetch_add(n, std::memory_order_relaxed);
             me.pos_from.store(next.pos, std::memory_order_release);
             detail::host_wait_word(h.consumers).wake();
             throw;
