@@ -15,8 +15,9 @@
 namespace omstream::detail {
 
 inline constexpr std::array<char, 8> ring_magic{'O', 'M', 'S', 'T', 'R', 'I', 'N', 'G'};
-// 2: the lossy flag, the pins and lost counts of lossy rings.
-inline constexpr std::uint32_t ring_format_version = 3;
+// 2: the lossy flag, the pins and lost counts of lossy rings. 4: the
+// sole-producer word beside the tail (detail/sole_producer.hpp).
+inline constexpr std::uint32_t ring_format_version = 4;
 inline constexpr std::size_t max_producers = 64;
 
 inline constexpr std::uint64_t ring_lossy = 1;              // ring_header::flags
@@ -79,6 +80,7 @@ struct ring_header {
     char layout[1024];
 
     alignas(64) std::atomic<std::uint64_t> tail;     // next sequence number to claim
+    std::atomic<std::uint64_t> sole;                 // who claims plainly (sole_producer)
     alignas(64) std::atomic<std::uint64_t> skipped;  // slots given up as padding (dead writers)
     wait_word consumers;
     wait_word space;

@@ -20,6 +20,7 @@
 #include <omstream/detail/process.hpp>
 #include <omstream/detail/ring_header.hpp>
 #include <omstream/detail/shared_groups.hpp>
+#include <omstream/detail/sole_producer.hpp>
 #include <omstream/detail/spin_lock.hpp>
 #include <omstream/detail/spin_wait.hpp>
 #include <omstream/error.hpp>
@@ -554,6 +555,7 @@ class shm_ring {
         bool inherited_member = false;  // our group membership was a parent's
         std::shared_ptr<detail::ring_mapping> mapping;
         int producer = -1;
+        std::uint64_t sole_id = 0;  // our producer slot's name in the sole-producer word
         detail::group_member member;
         detail::block_cache block;  // our group's state, as we last saw or made it
         std::uint64_t scanned = 0;
@@ -593,7 +595,10 @@ class shm_ring {
                 pin->store(detail::no_pin, std::memory_order_release);
             detail::leave_group(member);
             if (producer >= 0) {
-                auto& p = mapping->header->producers[producer];
+                auto& h = *mapping->header;
+                detail::sole_producer<detail::producer_slot>(h.sole, h.producers)
+                    .release(static_cast<std::size_t>(producer), sole_id);
+                auto& p = h.producers[producer];
                 p.token.store(0, std::memory_order_release);
             }
         }
@@ -890,6 +895,7 @@ class shm_ring {
                     }
                 }
                 local_->producer = static_cast<int>(i);
+                local_->sole_id = detail::sole_id(i, me.pid);
                 return local_->producer;
             }
         }
@@ -923,7 +929,8 @@ class shm_ring {
                                     "'; create the stream with a larger om::max_record_size");
             }
         }
-        auto& me = h.producers[producer_slot()];
+        const auto slot = static_cast<std::size_t>(producer_slot());
+        auto& me = h.producers[slot];
         std::chrono::steady_clock::time_point give_up{};
         std::uint64_t t = h.tail.load(std::memory_order_acquire);
         if (m_->lossy) {  // overwrites the oldest records when full (see "lossy rings")
@@ -938,6 +945,8 @@ class shm_ring {
             if (t + n > local_->low_cache + h.capacity) {
                 local_->low_cache = detail::lowest_committed(m_->header->groups);
                 if (t + n > local_->low_cache + h.capacity) {
+                    // No claim in flight while we wait (sole_producer waits for those).
+                    me.to.store(me.from.load(std::memory_order_relaxed), std::memory_order_release);
                     if (try_only)
                         return false;
                     wait_for_room(n, wait_limit, give_up);
@@ -948,9 +957,20 @@ class shm_ring {
             // Say what we claim before we claim it (see producer_slot).
             me.from.store(t, std::memory_order_relaxed);
             me.to.store(t + n, std::memory_order_relaxed);
-            if (h.tail.compare_exchange_weak(t, t + n, std::memory_order_acq_rel,
-                                             std::memory_order_acquire))
+            const detail::sole_producer<detail::producer_slot> sole(h.sole, h.producers);
+            if (sole.holds(local_->sole_id)) {
+                h.tail.store(t + n, std::memory_order_release);  // nobody else claims
                 break;
+            }
+            if (sole.shared()) {
+                if (h.tail.compare_exchange_weak(t, t + n, std::memory_order_acq_rel,
+                                                 std::memory_order_acquire))
+                    break;
+                continue;
+            }
+            me.to.store(t, std::memory_order_release);  // withdrawn while the word settles
+            sole.settle(slot, local_->sole_id);
+            t = h.tail.load(std::memory_order_acquire);
         }
         prefetch_for_write(t + n);
         write_or_give_up(records, t, n, stamp);
