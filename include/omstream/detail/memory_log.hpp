@@ -8,6 +8,7 @@
 
 #include <omstream/clock.hpp>
 #include <omstream/detail/asymmetric_wait_word.hpp>
+#include <omstream/detail/biased_lock.hpp>
 #include <omstream/detail/claim.hpp>
 #include <omstream/detail/emitter_identity.hpp>
 #include <omstream/detail/frame.hpp>
@@ -156,13 +157,14 @@ class memory_log {
 
     // Appends `records` as one batch. Waits for room while a bound is set and
     // full (S13), at most `timeout` (negative: no limit); with `try_only`
-    // returns false instead of waiting.
+    // returns false instead of waiting. `me`: the producer handle's owner of
+    // the producers' lock (biased_lock), or nullptr.
     template <class Range>
     bool append(const Range& records, std::int64_t created_ns, std::chrono::nanoseconds timeout,
-                bool try_only) {
+                bool try_only, biased_lock::owner* me = nullptr) {
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if constexpr (fixed) {
-            if (n == 1 && try_append_one(*std::ranges::begin(records), stamp_at{created_ns}))
+            if (n == 1 && try_append_one(*std::ranges::begin(records), stamp_at{created_ns}, me))
                 return true;
         }
         if (n == 0)
@@ -181,7 +183,7 @@ class memory_log {
         for (;;) {
             const std::uint32_t seen = space_.epoch();
             {
-                std::lock_guard lock(producer_lock_);
+                biased_lock::guard lock(producer_lock_, me);
                 if (has_room(n)) {
                     first_seq = claim_frames(records, n, created_ns, runs);
                     break;
@@ -192,7 +194,7 @@ class memory_log {
             if (give_up_at == std::chrono::steady_clock::time_point{})
                 give_up_at = std::chrono::steady_clock::now() + timeout;
             space_.enter();
-            if (!has_room_unlocked(n)) {
+            if (!has_room_unlocked(n, me)) {
                 const bool limited = timeout >= std::chrono::nanoseconds::zero();
                 const auto left = limited ? std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                 give_up_at - std::chrono::steady_clock::now())
@@ -221,7 +223,7 @@ class memory_log {
     // Returns false for the general path to take the record (to wait, roll to
     // a new chunk, or refuse its size).
     template <class Stamp>
-    bool try_append_one(const T& record, Stamp&& stamp) {
+    bool try_append_one(const T& record, Stamp&& stamp, biased_lock::owner* me = nullptr) {
         static_assert(fixed);
         if (codec<T>::fixed_size > settings_.max_record_size)
             return false;
@@ -230,7 +232,7 @@ class memory_log {
         std::byte* frame;
         std::uint64_t seq;
         {
-            std::lock_guard lock(producer_lock_);
+            biased_lock::guard lock(producer_lock_, me);
             if (!has_room(1) || tail_.pos + fixed_stride > tail_.chunk->size)
                 return false;
             frame = tail_.chunk->data + tail_.pos;
@@ -255,6 +257,11 @@ class memory_log {
         publish(frame, static_cast<std::uint32_t>(codec<T>::fixed_size));
         consumer_signal().wake();
         return true;
+    }
+
+    // A producer handle closes: the producers' lock must not stay biased to it.
+    void forget_producer(biased_lock::owner& me) noexcept {
+        producer_lock_.forget(me);
     }
 
     // --- consumer groups ---------------------------------------------------
@@ -477,8 +484,8 @@ class memory_log {
         return settings_.capacity == 0 ||
                tail_.seq + n - watermark_.load(std::memory_order_acquire) <= settings_.capacity;
     }
-    bool has_room_unlocked(std::size_t n) {
-        std::lock_guard lock(producer_lock_);
+    bool has_room_unlocked(std::size_t n, biased_lock::owner* me) {
+        biased_lock::guard lock(producer_lock_, me);
         return has_room(n);
     }
 
@@ -528,11 +535,16 @@ class memory_log {
         memory_chunk* fresh = nullptr;
         if (bytes > settings_.chunk_size) {
             fresh = new memory_chunk((bytes + 63) & ~std::size_t{63});
-        } else if (!free_.empty()) {
-            fresh = free_.back();  // cleared by pool()
-            free_.pop_back();
         } else {
-            fresh = new memory_chunk(settings_.chunk_size);
+            {
+                std::lock_guard lock(free_lock_);
+                if (!free_.empty()) {
+                    fresh = free_.back();  // cleared by pool()
+                    free_.pop_back();
+                }
+            }
+            if (fresh == nullptr)
+                fresh = new memory_chunk(settings_.chunk_size);
         }
         fresh->first_seq = tail_.seq;
         memory_chunk* old = tail_.chunk;
@@ -767,14 +779,14 @@ class memory_log {
         if (chunk->size != settings_.chunk_size)
             return false;
         {
-            std::lock_guard lock(producer_lock_);
+            std::lock_guard lock(free_lock_);
             if (free_.size() >= max_free_chunks)
                 return false;
         }
         std::memset(chunk->data, 0, chunk->size);
         chunk->next.store(nullptr, std::memory_order_relaxed);
         chunk->newest_ns.store(0, std::memory_order_relaxed);
-        std::lock_guard lock(producer_lock_);
+        std::lock_guard lock(free_lock_);
         free_.push_back(chunk);
         return true;
     }
@@ -784,9 +796,12 @@ class memory_log {
     const std::int64_t created_ns_;
 
     // Producers' side.
-    alignas(64) spin_lock producer_lock_;
-    memory_cursor tail_;                                   // where the next frame goes
-    std::vector<memory_chunk*> free_;                      // released chunks, reused by roll()
+    alignas(64) biased_lock producer_lock_;
+    memory_cursor tail_;  // where the next frame goes
+    // Released chunks, reused by roll(): under a lock of their own, so that
+    // a consumer that releases a chunk does not revoke a producer's bias.
+    spin_lock free_lock_;
+    std::vector<memory_chunk*> free_;
     alignas(64) std::atomic<std::uint64_t> watermark_{0};  // lowest unprocessed record
     wait_word space_;                                      // producers waiting for room
     wait_word consumers_;                                  // consumers waiting for records

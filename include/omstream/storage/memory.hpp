@@ -8,6 +8,7 @@
 
 #include <omstream/clock.hpp>
 #include <omstream/concepts.hpp>
+#include <omstream/detail/biased_lock.hpp>
 #include <omstream/detail/futex.hpp>
 #include <omstream/detail/memory_log.hpp>
 #include <omstream/detail/names.hpp>
@@ -140,7 +141,7 @@ class memory {
     template <class Range>
     void append(const Range& records, std::int64_t created_ns,
                 std::chrono::nanoseconds wait_limit = std::chrono::nanoseconds(-1)) {
-        log_->append(records, created_ns, wait_limit, false);
+        log_->append(records, created_ns, wait_limit, false, producer_.owner.get());
     }
     void append(const T* first, std::size_t n, std::int64_t created_ns) {
         append(std::span<const T>(first, n), created_ns);
@@ -152,15 +153,17 @@ class memory {
     bool append_one(const T& record, Stamp&& stamp, std::chrono::nanoseconds wait_limit,
                     bool try_only) {
         if constexpr (record_traits<T>::fixed_size) {
-            if (log_->try_append_one(record, stamp))
+            if (log_->try_append_one(record, stamp, producer_.owner.get()))
                 return true;
         }
-        return log_->append(std::span<const T>(&record, 1), stamp(), wait_limit, try_only);
+        return log_->append(std::span<const T>(&record, 1), stamp(), wait_limit, try_only,
+                            producer_.owner.get());
     }
 
     template <class Range>
     bool try_append(const Range& records, std::int64_t created_ns) {
-        return log_->append(records, created_ns, std::chrono::nanoseconds::zero(), true);
+        return log_->append(records, created_ns, std::chrono::nanoseconds::zero(), true,
+                            producer_.owner.get());
     }
     bool try_append(const T* first, std::size_t n, std::int64_t created_ns) {
         return try_append(std::span<const T>(first, n), created_ns);
@@ -188,7 +191,8 @@ class memory {
     const std::string& name() const noexcept { return log_->name(); }
 
   private:
-    explicit memory(std::shared_ptr<detail::memory_log<T>> log) : log_(std::move(log)) {}
+    explicit memory(std::shared_ptr<detail::memory_log<T>> log)
+        : log_(std::move(log)), producer_{log_} {}
 
     static detail::memory_registry& registry() { return detail::memory_registry::instance(); }
 
@@ -200,7 +204,41 @@ class memory {
         void operator()(detail::memory_group* g) const noexcept { log->leave(g); }
     };
 
+    // This handle's owner of the producers' lock (detail/biased_lock.hpp):
+    // a copy of the handle is another handle, with an owner of its own.
+    struct producer_owner {
+        std::shared_ptr<detail::memory_log<T>> log;
+        std::unique_ptr<detail::biased_lock::owner> owner =
+            std::make_unique<detail::biased_lock::owner>();
+
+        explicit producer_owner(std::shared_ptr<detail::memory_log<T>> l) : log(std::move(l)) {}
+        producer_owner(const producer_owner& other) : producer_owner(other.log) {}
+        producer_owner(producer_owner&&) noexcept = default;
+        producer_owner& operator=(const producer_owner& other) {
+            if (this != &other) {
+                forget();
+                log = other.log;
+                owner = std::make_unique<detail::biased_lock::owner>();
+            }
+            return *this;
+        }
+        producer_owner& operator=(producer_owner&& other) noexcept {
+            if (this != &other) {
+                forget();
+                log = std::move(other.log);
+                owner = std::move(other.owner);
+            }
+            return *this;
+        }
+        ~producer_owner() { forget(); }
+        void forget() noexcept {
+            if (owner != nullptr && log != nullptr)
+                log->forget_producer(*owner);
+        }
+    };
+
     std::shared_ptr<detail::memory_log<T>> log_;
+    producer_owner producer_;
     detail::memory_idle idle_;  // this handle's, not the group's
     std::shared_ptr<detail::memory_group> joined_;
 };
