@@ -6,6 +6,7 @@
 #include "support/log_home.hpp"
 
 #include "support/processes.hpp"
+#include "support/sole_producer_checks.hpp"
 #include "support/stalling_record.hpp"
 #include "support/throwing_record.hpp"
 #include "support/wake_rounds.hpp"
@@ -372,6 +373,25 @@ TEST_F(mapped_log_test, a_fork_while_a_thread_waits_for_the_helper_leaves_the_ch
 // A log keeps a mapping per segment it has written or read; it must not keep
 // a file descriptor per segment too, or a long log exhausts the process's
 // limit. A child with a limit of 64 descriptors writes and replays 200.
+// The sole-producer word of a log (detail/sole_producer.hpp), read from its header file.
+std::uint64_t sole_word(const std::string& name) {
+    const auto bytes = read_file(fs::path(om::testing::log_home) / name / "header");
+    std::uint64_t word = 0;
+    std::memcpy(&word, bytes.data() + offsetof(om::detail::log_header, sole), sizeof word);
+    return word;
+}
+
+TEST_F(mapped_log_test,
+       a_second_producer_revokes_an_idle_sole_producer_and_nothing_is_claimed_twice) {
+    if (!om::detail::atomic_position_store())
+        GTEST_SKIP() << "no atomic 16-byte store on this CPU: every producer claims shared";
+    om::testing::revoke_an_idle_sole_producer<u64_log>(fresh("sole"), sole_word);
+}
+
+TEST_F(mapped_log_test, producers_that_keep_opening_and_closing_never_claim_a_record_twice) {
+    om::testing::producers_taking_turns<u64_log>(fresh("solechurn"));
+}
+
 TEST_F(mapped_log_test, a_long_log_needs_no_descriptor_per_segment) {
     const auto name = fresh("many-segments");
     constexpr std::size_t segment = 65536, per_segment = segment / 32;

@@ -4,6 +4,7 @@
 #include <omstream/stream.hpp>
 
 #include "support/processes.hpp"
+#include "support/sole_producer_checks.hpp"
 #include "support/stalling_record.hpp"
 #include "support/throwing_record.hpp"
 #include "support/wake_rounds.hpp"
@@ -236,127 +237,13 @@ std::uint64_t sole_word(const std::string& name) {
     return static_cast<const om::detail::ring_header*>(region.get_address())->sole.load();
 }
 
-// The child's exit code, or a failure once `limit` has passed (then it is killed).
-int wait_exit_within(pid_t child, std::chrono::seconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    int status = 0;
-    while (::waitpid(child, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            kill_and_reap(child);
-            return -1;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// Checks that `values` (producer << 32 | index) hold records 0..counts[p]-1
-// of each producer p once, in order.
-void expect_each_once_in_order(const std::vector<std::uint64_t>& values,
-                               const std::vector<std::uint64_t>& counts) {
-    std::vector<std::uint64_t> next(counts.size(), 0);
-    for (const std::uint64_t v : values) {
-        const auto p = static_cast<std::size_t>(v >> 32);
-        ASSERT_LT(p, next.size());
-        ASSERT_EQ(v & 0xffffffffu, next[p]) << "producer " << p << ": lost, twice or out of order";
-        ++next[p];
-    }
-    EXPECT_EQ(next, counts);
-}
-
-// A producer alone claims with a plain store (detail/sole_producer.hpp). A
-// second producer takes that right away from it without waiting for it to
-// append again, both then claim with a compare-and-swap, and once the last
-// of them closes the next producer alone claims plainly again.
 TEST_F(shm_ring_test,
        a_second_producer_revokes_an_idle_sole_producer_and_nothing_is_claimed_twice) {
-    const auto name = fresh("sole");
-    auto consumer = om::stream<ring>::open(name, om::capacity = 1024);
-    (void)consumer.poll([](const auto&) {});
-    std::vector<std::uint64_t> got;
-    auto drain = [&] {
-        while (consumer.poll([&](const om::window<std::uint64_t>& w) {
-            got.insert(got.end(), w.begin(), w.end());
-        })) {
-        }
-    };
-    {
-        auto first = om::stream<ring>::open(name);
-        for (std::uint64_t i = 0; i < 100; ++i)
-            first.append(i);
-        const std::uint64_t word = sole_word(name);
-        EXPECT_EQ(word >> 8, static_cast<std::uint64_t>(::getpid()))
-            << "the first producer holds it";
-        drain();
-        // It stays idle while another process appends: that one must not wait for it.
-        const pid_t child = spawn([&] {
-            auto second = om::stream<ring>::open(name);
-            for (std::uint64_t i = 0; i < 300; ++i)
-                second.append((std::uint64_t{1} << 32) | i);
-            return true;
-        });
-        std::thread reader([&] {
-            const auto until = std::chrono::steady_clock::now() + 20s;
-            while (got.size() < 400 && std::chrono::steady_clock::now() < until)
-                drain();
-        });
-        EXPECT_EQ(wait_exit_within(child, 20s), 0);
-        reader.join();
-        EXPECT_EQ(sole_word(name), om::detail::sole_shared);
-        for (std::uint64_t i = 100; i < 200; ++i)
-            first.append(i);
-        drain();
-    }
-    EXPECT_EQ(sole_word(name), om::detail::sole_nobody)
-        << "the last producer to close hands it back";
-    auto third = om::stream<ring>::open(name);
-    third.append(std::uint64_t{2} << 32);
-    EXPECT_EQ(sole_word(name) >> 8, static_cast<std::uint64_t>(::getpid()));
-    drain();
-    expect_each_once_in_order(got, {200, 300, 1});
-    EXPECT_EQ(consumer.metadata().dropped, 0u);
+    om::testing::revoke_an_idle_sole_producer<ring>(fresh("sole"), sole_word);
 }
 
-// Producer handles of two processes open, append and close over and over:
-// one appends 100 records per handle as fast as it can, the other one
-// record per handle. So the first keeps taking the right to claim plainly
-// and the second keeps revoking it, often while the first is in the middle
-// of a claim. Every record still comes once, in each producer's order.
 TEST_F(shm_ring_test, producers_that_keep_opening_and_closing_never_claim_a_slot_twice) {
-    const auto name = fresh("solechurn");
-    constexpr std::uint64_t rounds = 1000, per_round = 100, singles = 3000;
-    auto consumer = om::stream<ring>::open(name, om::capacity = 1024, om::size = 1);
-    (void)consumer.poll([](const auto&) {});
-    std::vector<pid_t> children;
-    children.push_back(spawn([=] {
-        std::uint64_t i = 0;
-        for (std::uint64_t r = 0; r < rounds; ++r) {
-            auto s = om::stream<ring>::open(name);
-            for (std::uint64_t k = 0; k < per_round; ++k)
-                s.append(i++);
-        }
-        return true;
-    }));
-    children.push_back(spawn([=] {
-        for (std::uint64_t i = 0; i < singles; ++i) {
-            auto s = om::stream<ring>::open(name);
-            if (i % 2 == 0)
-                s.append((std::uint64_t{1} << 32) | i);
-            else  // a batch of one: the claim of a range
-                s.append(std::vector<std::uint64_t>{(std::uint64_t{1} << 32) | i});
-        }
-        return true;
-    }));
-    std::vector<std::uint64_t> got;
-    const std::uint64_t total = rounds * per_round + singles;
-    const auto until = std::chrono::steady_clock::now() + 60s;
-    while (got.size() < total && std::chrono::steady_clock::now() < until)
-        (void)consumer.poll(
-            [&](const om::window<std::uint64_t>& w) { got.insert(got.end(), w.begin(), w.end()); });
-    for (const pid_t c : children)
-        EXPECT_EQ(wait_exit_within(c, 20s), 0);
-    expect_each_once_in_order(got, {rounds * per_round, singles});
-    EXPECT_EQ(consumer.metadata().dropped, 0u);
+    om::testing::producers_taking_turns<ring>(fresh("solechurn"));
 }
 
 // Producers wake sleepers without a fence where the sleepers' membarrier

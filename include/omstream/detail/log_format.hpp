@@ -19,11 +19,16 @@
 #include <cstring>
 #include <string>
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 namespace omstream::detail {
 
 inline constexpr std::array<char, 8> log_magic{'O', 'M', 'S', 'T', 'R', 'L', 'O', 'G'};
 inline constexpr std::array<char, 8> segment_magic{'O', 'M', 'S', 'T', 'R', 'S', 'E', 'G'};
-inline constexpr std::uint32_t log_format_version = 2;
+// 3: the sole-producer word beside the tail (detail/sole_producer.hpp).
+inline constexpr std::uint32_t log_format_version = 3;
 inline constexpr std::size_t log_max_producers = 64;
 inline constexpr std::size_t segment_index_entries = 512;
 inline constexpr std::size_t segment_header_bytes = 16384;
@@ -80,6 +85,35 @@ inline log_position load_position(const log_position& p) noexcept {
     }
 }
 
+// Whether store_position() is one atomic store here: an aligned 16-byte
+// SSE store is, on every x86 CPU with AVX (Intel's and AMD's manuals say
+// so). Where it is not, every producer claims with compare_exchange().
+inline bool atomic_position_store() noexcept {
+#if defined(__x86_64__)
+    static const bool avx = __builtin_cpu_supports("avx");
+    return avx;
+#else
+    return false;
+#endif
+}
+
+// Sets `target` in one store, for the one producer that claims plainly
+// (sole_producer) where atomic_position_store(). Readers need nothing more
+// than load_position(): a reader that saw the new `pos` sees the new `seq`.
+inline void store_position(log_position& target, log_position desired) noexcept {
+#if defined(__x86_64__)
+    __asm__ __volatile__("movdqa %1, %0"
+                         : "=m"(target)
+                         : "x"(_mm_set_epi64x(static_cast<long long>(desired.pos),
+                                              static_cast<long long>(desired.seq)))
+                         : "memory");
+#else
+    log_position seen = load_position(target);  // not reached: atomic_position_store() is false
+    while (!compare_exchange(target, seen, desired)) {
+    }
+#endif
+}
+
 // A producer's claim in flight, written before the claim so that a reader
 // stuck on it can tell whether its writer lives and how far it reaches.
 struct log_intent {
@@ -121,6 +155,7 @@ struct log_header {
     std::uint64_t verified_from;
     std::uint64_t verified_to;
     alignas(64) log_position tail;
+    std::atomic<std::uint64_t> sole;                        // who claims plainly (sole_producer)
     alignas(64) std::atomic<std::uint64_t> oldest_segment;  // lowest segment file that exists
     std::atomic<std::uint64_t> skipped;                     // records given up (dead writers)
     std::atomic<std::uint64_t> deleted;                     // records deleted by retention

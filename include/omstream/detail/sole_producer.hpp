@@ -49,9 +49,10 @@ inline std::uint64_t sole_id(std::size_t slot, std::uint32_t pid) noexcept {
 }
 
 // A view of the word and the producer slots it governs. Slot is a struct
-// with atomic `token` (pid, 0 when free), `start_time`, `from` and `to` (the
-// claim in flight, empty when from == to; `from` never decreases).
-template <class Slot>
+// with atomic `token` (pid, 0 when free) and `start_time`, and the two
+// atomic members From and To bound its claim in flight (empty when they are
+// equal; From never decreases while the slot's handle lives).
+template <class Slot, auto From = &Slot::from, auto To = &Slot::to>
 class sole_producer {
   public:
     sole_producer(std::atomic<std::uint64_t>& word, std::span<Slot> slots) noexcept
@@ -71,7 +72,8 @@ class sole_producer {
 
     // The word names neither `id` nor shared: make it one of the two, after
     // the claim's intent was withdrawn. True when `id` holds the right.
-    bool settle(std::size_t slot, std::uint64_t id) const {
+    // `may_hold`: whether the caller can claim plainly at all.
+    bool settle(std::size_t slot, std::uint64_t id, bool may_hold = true) const {
         for (;;) {
             std::uint64_t w = word_->load(std::memory_order_acquire);
             if (w == id)
@@ -79,7 +81,7 @@ class sole_producer {
             if (w == sole_shared)
                 return false;
             if (w == sole_nobody) {
-                if (!host_barrier::fence_free_waker()) {  // we cannot take part: shared
+                if (!may_hold || !host_barrier::fence_free_waker()) {  // shared, then
                     word_->compare_exchange_strong(w, sole_shared, std::memory_order_acq_rel);
                     continue;
                 }
@@ -147,13 +149,13 @@ class sole_producer {
     // (a producer withdraws its intent before it waits for room).
     static void wait_until_done(const Slot& s) {
         const std::uint64_t token = s.token.load(std::memory_order_acquire);
-        const std::uint64_t to = s.to.load(std::memory_order_acquire);
-        if (token == 0 || s.from.load(std::memory_order_acquire) >= to)
+        const std::uint64_t to = (s.*To).load(std::memory_order_acquire);
+        if (token == 0 || (s.*From).load(std::memory_order_acquire) >= to)
             return;
         const std::uint64_t start_time = s.start_time.load(std::memory_order_relaxed);
         auto done = [&] {
-            const std::uint64_t from = s.from.load(std::memory_order_acquire);
-            return from >= to || from == s.to.load(std::memory_order_acquire) ||
+            const std::uint64_t from = (s.*From).load(std::memory_order_acquire);
+            return from >= to || from == (s.*To).load(std::memory_order_acquire) ||
                    s.token.load(std::memory_order_acquire) != token;
         };
         for (int i = 0; i < 4096; ++i) {

@@ -26,6 +26,7 @@
 #include <omstream/detail/owner_process.hpp>
 #include <omstream/detail/process.hpp>
 #include <omstream/detail/shared_groups.hpp>
+#include <omstream/detail/sole_producer.hpp>
 #include <omstream/detail/spin_wait.hpp>
 #include <omstream/detail/work_ahead.hpp>
 #include <omstream/diagnostics.hpp>
@@ -566,6 +567,7 @@ class mapped_log {
         bool inherited_member = false;  // our group membership was a parent's
         std::shared_ptr<detail::log_mapping> mapping;
         int producer = -1;
+        std::uint64_t sole_id = 0;  // our producer slot's name in the sole-producer word
         detail::group_member member;
         detail::block_cache block;  // our group's state, as we last saw or made it
         // The group's pending records as this handle last saw them: from
@@ -615,8 +617,11 @@ class mapped_log {
                 }
             }
             detail::leave_group(member);
-            if (producer >= 0)
-                mapping->header->producers[producer].token.store(0, std::memory_order_release);
+            if (producer >= 0) {
+                auto& h = *mapping->header;
+                sole_claims(h).release(static_cast<std::size_t>(producer), sole_id);
+                h.producers[producer].token.store(0, std::memory_order_release);
+            }
         }
     };
 
@@ -1644,6 +1649,13 @@ class mapped_log {
 
     // --- producing ---
 
+    // Who claims plainly (detail/sole_producer.hpp): pos_from and pos_to bound a claim.
+    static detail::sole_producer<detail::log_intent, &detail::log_intent::pos_from,
+                                 &detail::log_intent::pos_to>
+    sole_claims(detail::log_header& h) noexcept {
+        return {h.sole, h.producers};
+    }
+
     int producer_slot() {
         if (local_->producer >= 0)
             return local_->producer;
@@ -1664,6 +1676,7 @@ class mapped_log {
             p.pos_from.store(0, std::memory_order_relaxed);
             p.pos_to.store(0, std::memory_order_relaxed);
             local_->producer = static_cast<int>(i);
+            local_->sole_id = detail::sole_id(i, me.pid);
             return local_->producer;
         }
         throw error(errc::full, "mapped_log '" + m_->name + "' has " +
@@ -1750,7 +1763,9 @@ class mapped_log {
                                                     " records exceeds the capacity of "
                                                     "mapped_log '" +
                                                     m_->name + "'; append it in smaller batches");
-        auto& me = h.producers[producer_slot()];
+        const auto slot = static_cast<std::size_t>(producer_slot());
+        auto& me = h.producers[slot];
+        const auto sole = sole_claims(h);
         std::chrono::steady_clock::time_point give_up{};
         detail::log_position t = detail::load_position(h.tail);
         detail::log_position next{};
@@ -1759,6 +1774,9 @@ class mapped_log {
             if (h.capacity != 0 && t.seq + n > local_->low_cache + h.capacity) {
                 local_->low_cache = detail::lowest_committed(m_->header->groups);
                 if (t.seq + n > local_->low_cache + h.capacity) {
+                    // No claim in flight while we wait (sole_producer waits for those).
+                    me.pos_to.store(me.pos_from.load(std::memory_order_relaxed),
+                                    std::memory_order_release);
                     if (try_only)
                         return false;
                     wait_for_room(n, wait_limit, give_up);
@@ -1779,8 +1797,18 @@ class mapped_log {
             me.seq_to.store(next.seq, std::memory_order_relaxed);
             me.pos_to.store(next.pos, std::memory_order_relaxed);
             me.pos_from.store(t.pos, std::memory_order_release);
-            if (detail::compare_exchange(h.tail, t, next))
+            if (sole.holds(local_->sole_id)) {
+                detail::store_position(h.tail, next);  // nobody else claims
                 break;
+            }
+            if (sole.shared()) {
+                if (detail::compare_exchange(h.tail, t, next))
+                    break;
+                continue;
+            }
+            me.pos_to.store(t.pos, std::memory_order_release);  // withdrawn while the word settles
+            sole.settle(slot, local_->sole_id, detail::atomic_position_store());
+            t = detail::load_position(h.tail);
         }
         me.confirmed.store(t.pos + 1, std::memory_order_release);
         if (at != t.pos)
