@@ -108,11 +108,12 @@ void revoke_an_idle_sole_producer(
 // record per handle (alone, or as a batch). So the first keeps taking the
 // right to claim plainly and the second keeps revoking it, often while the
 // first is in the middle of a claim. Every record still comes once, in each
-// producer's order.
+// producer's order. `rounds` handles of the first, `singles` of the second.
 template <class Storage>
-void producers_taking_turns(const std::string& name) {
+void producers_taking_turns(const std::string& name, std::uint64_t rounds = 1000,
+                            std::uint64_t singles = 3000) {
     using stream = omstream::stream<Storage>;
-    constexpr std::uint64_t rounds = 1000, per_round = 100, singles = 3000;
+    constexpr std::uint64_t per_round = 100;
     auto consumer = stream::open(name, omstream::capacity = 1024, omstream::size = 1);
     (void)consumer.poll([](const auto&) {});
     std::vector<pid_t> children;

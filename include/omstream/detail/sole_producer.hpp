@@ -42,6 +42,9 @@ namespace omstream::detail {
 
 inline constexpr std::uint64_t sole_nobody = 0;
 inline constexpr std::uint64_t sole_shared = ~std::uint64_t{0};
+// A holder's id with this bit: its right is being revoked.
+inline constexpr std::uint64_t sole_revoking = 0x80;
+inline constexpr std::uint64_t sole_slot_bits = 0x7f;  // producer slot + 1 (at most 64 slots)
 
 // The word's value for the handle in producer slot `slot` of process `pid`.
 inline std::uint64_t sole_id(std::size_t slot, std::uint32_t pid) noexcept {
@@ -58,16 +61,15 @@ class sole_producer {
     sole_producer(std::atomic<std::uint64_t>& word, std::span<Slot> slots) noexcept
         : word_(&word), slots_(slots) {}
 
-    // Whether handle `id` may claim plainly. Read after the claim's intent is
-    // stored (the compiler must not hoist the load above those stores; the
-    // CPU's reordering is what the barrier covers).
-    bool holds(std::uint64_t id) const noexcept {
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        return word_->load(std::memory_order_relaxed) == id;
-    }
-    bool shared() const noexcept {
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        return word_->load(std::memory_order_relaxed) == sole_shared;
+    // Whether handle `id` claims plainly, with a compare-and-swap (every
+    // producer does), or must settle() the word first. Read after the claim's intent is stored: the
+    // barrier of whoever changes the word orders the two in the CPU, but
+    // only in a process registered for it (producers register when they
+    // take their producer slot); any other keeps the fence.
+    enum class claim { plain, shared, settle };
+    claim how(std::uint64_t id) const noexcept {
+        const std::uint64_t w = word_after_intent();
+        return w == id ? claim::plain : w == sole_shared ? claim::shared : claim::settle;
     }
 
     // The word names neither `id` nor shared: make it one of the two, after
@@ -97,19 +99,27 @@ class sole_producer {
                         wait_until_done(slots_[i]);
                 return true;
             }
-            // Another handle holds it. A dead holder's right goes back to
-            // nobody: it stores nothing any more.
-            const std::size_t holder = static_cast<std::size_t>(w & 0xff) - 1;
-            if (holder >= slots_.size() || !holder_alive(slots_[holder], w)) {
+            // Another handle holds it, or is being revoked. A dead holder's
+            // right goes back to nobody: it stores nothing any more.
+            const std::size_t holder = static_cast<std::size_t>(w & sole_slot_bits) - 1;
+            const bool revoking = (w & sole_revoking) != 0;
+            if (!revoking && (holder >= slots_.size() || !holder_alive(slots_[holder], w))) {
                 word_->compare_exchange_strong(w, sole_nobody, std::memory_order_acq_rel);
                 continue;
             }
-            if (!word_->compare_exchange_strong(w, sole_shared, std::memory_order_acq_rel))
+            // Nobody claims with a compare-and-swap while the word says
+            // revoking: the holder may still store the tail plainly. Whoever
+            // sees it runs the barrier and waits for the holder's claim (the
+            // one who revoked may have died doing so), then says shared.
+            if (!revoking &&
+                !word_->compare_exchange_strong(w, w | sole_revoking, std::memory_order_acq_rel))
                 continue;
             if (!barrier())
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            wait_until_done(slots_[holder]);
-            return false;
+            if (holder < slots_.size())
+                wait_until_done(slots_[holder]);
+            w |= sole_revoking;
+            word_->compare_exchange_strong(w, sole_shared, std::memory_order_acq_rel);
         }
     }
 
@@ -130,6 +140,14 @@ class sole_producer {
     }
 
   private:
+    std::uint64_t word_after_intent() const noexcept {
+        if (host_barrier::fence_free_waker())
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+        else
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+        return word_->load(std::memory_order_relaxed);
+    }
+
     static bool barrier() noexcept {
 #if defined(__SANITIZE_THREAD__)
         return false;
@@ -140,8 +158,9 @@ class sole_producer {
 
     static bool holder_alive(const Slot& s, std::uint64_t id) noexcept {
         const std::uint64_t token = s.token.load(std::memory_order_acquire);
-        return token == (id >> 8) && process_alive(static_cast<std::uint32_t>(token),
-                                                   s.start_time.load(std::memory_order_relaxed));
+        return token == ((id & ~sole_revoking) >> 8) &&
+               process_alive(static_cast<std::uint32_t>(token),
+                             s.start_time.load(std::memory_order_relaxed));
     }
 
     // Waits until the claim slot `s` had in flight now is done: published,

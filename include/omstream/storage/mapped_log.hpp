@@ -1797,13 +1797,18 @@ class mapped_log {
             me.seq_to.store(next.seq, std::memory_order_relaxed);
             me.pos_to.store(next.pos, std::memory_order_relaxed);
             me.pos_from.store(t.pos, std::memory_order_release);
-            if (sole.holds(local_->sole_id)) {
+            using claim = std::remove_cvref_t<decltype(sole)>::claim;
+            const claim how = sole.how(local_->sole_id);
+            if (how == claim::plain) {
                 detail::store_position(h.tail, next);  // nobody else claims
                 break;
             }
-            if (sole.shared()) {
+            if (how == claim::shared) {
                 if (detail::compare_exchange(h.tail, t, next))
                     break;
+                // Withdrawn: the segment calls above may throw before the next try.
+                me.pos_to.store(me.pos_from.load(std::memory_order_relaxed),
+                                std::memory_order_release);
                 continue;
             }
             me.pos_to.store(t.pos, std::memory_order_release);  // withdrawn while the word settles

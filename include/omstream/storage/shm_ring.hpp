@@ -957,12 +957,14 @@ class shm_ring {
             // Say what we claim before we claim it (see producer_slot).
             me.from.store(t, std::memory_order_relaxed);
             me.to.store(t + n, std::memory_order_relaxed);
+            using claim = detail::sole_producer<detail::producer_slot>::claim;
             const detail::sole_producer<detail::producer_slot> sole(h.sole, h.producers);
-            if (sole.holds(local_->sole_id)) {
+            const claim how = sole.how(local_->sole_id);
+            if (how == claim::plain) {
                 h.tail.store(t + n, std::memory_order_release);  // nobody else claims
                 break;
             }
-            if (sole.shared()) {
+            if (how == claim::shared) {
                 if (h.tail.compare_exchange_weak(t, t + n, std::memory_order_acq_rel,
                                                  std::memory_order_acquire))
                     break;
