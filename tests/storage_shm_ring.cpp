@@ -53,32 +53,7 @@ struct batch_stalling {
     static inline int stalled_fd = -1;
 };
 
-// A record whose encode() throws at the `throw_at`th record it encodes: a
-// batch whose later slots are published before its first one fails.
-struct batch_throwing {
-    std::uint64_t value;
-    static inline int throw_at = -1;
-    static inline int encoded = 0;
-};
-
 }  // namespace shm_ring_tests
-
-template <>
-struct omstream::codec<shm_ring_tests::batch_throwing> {
-    using record = shm_ring_tests::batch_throwing;
-    static constexpr std::size_t fixed_size = 8;
-    static std::size_t encoded_size(const record&) { return 8; }
-    static void encode(const record& r, std::byte* out) {
-        if (record::throw_at >= 0 && record::encoded++ == record::throw_at)
-            throw std::runtime_error("the codec failed");
-        std::memcpy(out, &r.value, 8);
-    }
-    static record decode(std::span<const std::byte> bytes) {
-        record r{};
-        std::memcpy(&r.value, bytes.data(), 8);
-        return r;
-    }
-};
 
 template <>
 struct omstream::codec<shm_ring_tests::batch_stalling> {
@@ -473,10 +448,10 @@ TEST_F(shm_ring_test, a_codec_that_throws_mid_append_to_a_lossy_ring_stalls_nobo
 // published already (a batch is published by its first slot, written
 // last): none of the batch may come out, and what follows must.
 TEST_F(shm_ring_test, a_codec_that_throws_in_the_middle_of_a_batch_delivers_none_of_it) {
-    using record = shm_ring_tests::batch_throwing;
+    using record = om::testing::throwing;
     using throwing_ring = om::shm_ring<record>;
     struct reset {
-        ~reset() { record::throw_at = -1; }
+        ~reset() { record::fail_on = ~0ull; }
     } reset_throw;
     for (const bool lossy : {false, true}) {
         SCOPED_TRACE(lossy ? "lossy" : "not lossy");
@@ -485,11 +460,10 @@ TEST_F(shm_ring_test, a_codec_that_throws_in_the_middle_of_a_batch_delivers_none
         auto consumer = om::stream<throwing_ring>::open(name, om::size = 1);
         auto other = om::stream<throwing_ring>::open(name);  // a producer of its own
         producer.append(record{1});
-        record::encoded = 0;
-        record::throw_at = 2;
+        record::fail_on = 668;  // the third: the second is published by then
         const std::vector<record> batch{{666}, {667}, {668}, {669}};
         EXPECT_THROW(producer.append(batch), std::runtime_error);
-        record::throw_at = -1;
+        record::fail_on = ~0ull;
         other.append(record{2});
         std::vector<std::uint64_t> got;
         const auto since = std::chrono::steady_clock::now();

@@ -1772,6 +1772,7 @@ class mapped_log {
         const auto slot = static_cast<std::size_t>(producer_slot());
         auto& me = h.producers[slot];
         const auto sole = sole_claims(h);
+        using claim = std::remove_cvref_t<decltype(sole)>::claim;
         std::chrono::steady_clock::time_point give_up{};
         detail::log_position t = detail::load_position(h.tail);
         detail::log_position next{};
@@ -1803,7 +1804,6 @@ class mapped_log {
             me.seq_to.store(next.seq, std::memory_order_relaxed);
             me.pos_to.store(next.pos, std::memory_order_relaxed);
             me.pos_from.store(t.pos, std::memory_order_release);
-            using claim = std::remove_cvref_t<decltype(sole)>::claim;
             const claim how = sole.how(local_->sole_id);
             if (how == claim::plain) {
                 detail::store_position(h.tail, next);  // nobody else claims

@@ -941,6 +941,8 @@ class shm_ring {
             detail::host_wait_word(h.consumers).wake();
             return true;
         }
+        using claim = detail::sole_producer<detail::producer_slot>::claim;
+        const detail::sole_producer<detail::producer_slot> sole(h.sole, h.producers);
         for (;;) {
             if (t + n > local_->low_cache + h.capacity) {
                 local_->low_cache = detail::lowest_committed(m_->header->groups);
@@ -957,8 +959,6 @@ class shm_ring {
             // Say what we claim before we claim it (see producer_slot).
             me.from.store(t, std::memory_order_relaxed);
             me.to.store(t + n, std::memory_order_relaxed);
-            using claim = detail::sole_producer<detail::producer_slot>::claim;
-            const detail::sole_producer<detail::producer_slot> sole(h.sole, h.producers);
             const claim how = sole.how(local_->sole_id);
             if (how == claim::plain) {
                 h.tail.store(t + n, std::memory_order_release);  // nobody else claims
