@@ -24,6 +24,7 @@ enum class errc {
     inherited_handle,   // a handle of a shared storage used in a child of fork()
     in_use,             // a consumer group still has live members
     invalid_record,     // a record that its codec cannot encode
+    pid_namespace,      // a shared storage used from another PID namespace than its users'
 };
 
 namespace detail {
@@ -60,6 +61,8 @@ class error_category_impl final : public std::error_category {
                 return "in use";
             case errc::invalid_record:
                 return "invalid record";
+            case errc::pid_namespace:
+                return "used from another PID namespace";
         }
         return "unknown omstream error";
     }

@@ -137,9 +137,9 @@ struct log_header {
     std::uint64_t fingerprint;
     // Retention, fixed at creation.
     std::uint32_t keep;
-    std::uint32_t reserved;
-    std::int64_t max_age_ns;  // 0: none
-    std::uint64_t max_bytes;  // 0: none
+    std::uint32_t pid_namespace;  // its users' (check_pid_namespace); 0: unknown
+    std::int64_t max_age_ns;      // 0: none
+    std::uint64_t max_bytes;      // 0: none
     char record_type[256];
     char layout[1024];
 

@@ -1,14 +1,21 @@
 // Telling whether a process that left its mark in shared memory is still
 // alive. A pid alone can be reused, so a process is named by its pid and its
 // start time (field 22 of /proc/<pid>/stat, in clock ticks since boot).
+// Process IDs mean the same process only within one PID namespace, so the
+// storages also record the namespace of their users and refuse another.
 #pragma once
+
+#include <omstream/error.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <string_view>
 
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -103,17 +110,65 @@ class stuck_watch {
     std::chrono::steady_clock::time_point since_{};
 };
 
+// How many threads the process has, from /proc/<pid>/status (0 if unknown).
+inline unsigned thread_count(std::uint32_t pid) noexcept {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%u/status", pid);
+    std::FILE* file = std::fopen(path, "r");
+    if (file == nullptr)
+        return 0;
+    char line[256];
+    unsigned threads = 0;
+    while (std::fgets(line, sizeof line, file) != nullptr)
+        if (std::sscanf(line, "Threads: %u", &threads) == 1)
+            break;
+    std::fclose(file);
+    return threads;
+}
+
 // Whether the process still runs. A zombie counts as dead (it will never
-// commit anything again), and so does a new process that reuses the pid.
+// commit anything again), and so does a new process that reuses the pid. A
+// process whose main thread called pthread_exit() shows as a zombie too
+// while its other threads run on: it counts one thread more than the dead
+// leader, and it is alive.
 inline bool process_alive(std::uint32_t pid, std::uint64_t start_time) noexcept {
     if (pid == 0)
         return false;
     const process_stat stat = read_process_stat(pid);
     if (!stat.exists)
         return false;
-    if (stat.state == 'Z' || stat.state == 'X')
+    if (stat.state == 'X' || (stat.state == 'Z' && thread_count(pid) <= 1))
         return false;
     return start_time == 0 || stat.start_time == start_time;
+}
+
+// The PID namespace this process lives in: the inode number of
+// /proc/self/ns/pid (the kernel's are 32-bit), or 0 where it cannot be read.
+inline std::uint32_t pid_namespace() noexcept {
+    struct stat st {};
+    if (::stat("/proc/self/ns/pid", &st) != 0)
+        return 0;
+    return static_cast<std::uint32_t>(st.st_ino);
+}
+
+// Refuses a shared storage whose users live in PID namespace `theirs` when
+// this process lives in another: their process IDs would name other
+// processes here (or none), so a live writer would pass for a dead one and
+// have its records skipped. 0 on either side means unknown and passes.
+// `way_out` says what else the user can do, after the general advice.
+inline void check_pid_namespace(std::uint32_t theirs, const std::string& where,
+                                std::string_view way_out) {
+    const std::uint32_t ours = pid_namespace();
+    if (theirs == 0 || ours == 0 || theirs == ours)
+        return;
+    throw error(errc::pid_namespace,
+                where + " is used by processes of PID namespace " + std::to_string(theirs) +
+                    " and this process lives in PID namespace " + std::to_string(ours) +
+                    ": omstream tells a crashed writer from a live one by its process ID, "
+                    "which only names the same process within one PID namespace; run every "
+                    "process of the stream in one PID namespace (containers: docker run "
+                    "--pid=host or --pid=container:<name>, Kubernetes shareProcessNamespace), " +
+                    std::string(way_out));
 }
 
 }  // namespace omstream::detail

@@ -701,6 +701,13 @@ class mapped_log {
             ::msync(m.header_file->base, detail::log_header_bytes, MS_SYNC);
         }
         validate(m);
+        // Alone, nobody else uses the log: it becomes ours, whoever used it before.
+        if (alone)
+            h.pid_namespace = detail::pid_namespace();
+        else
+            detail::check_pid_namespace(h.pid_namespace,
+                                        "mapped_log '" + m.name + "' (" + m.dir.string() + ")",
+                                        "or open it once they have closed it");
         m.mode = detail::log_file_mode(h.file_mode);  // segments get the log's, whoever makes them
         m.data_size = detail::segment_bytes(h.segment_data);
         m.file_size = detail::segment_header_bytes + m.data_size;
@@ -756,6 +763,7 @@ class mapped_log {
         h.max_payload = static_cast<std::uint32_t>(payload);
         h.file_mode = mode & 0777;
         h.keep = settings.keep ? 1 : 0;
+        h.pid_namespace = detail::pid_namespace();
         h.fingerprint = record_traits<T>::fingerprint();
         const std::string type = record_traits<T>::name(), layout = record_traits<T>::layout();
         std::memcpy(h.record_type, type.data(), std::min(type.size(), sizeof h.record_type - 1));

@@ -774,6 +774,7 @@ class shm_ring {
         // initialiser may have left half a header behind).
         std::memset(reinterpret_cast<std::byte*>(&h) + 32, 0, detail::ring_header_bytes - 32);
         h.creator_pid = me.pid;
+        h.pid_namespace = detail::pid_namespace();
         h.created_ns = detail::to_ns<std::chrono::system_clock>(std::chrono::system_clock::now());
         h.capacity = slots;
         h.slot_size = slot_size;
@@ -848,6 +849,9 @@ class shm_ring {
                             record_traits<T>::layout() +
                             "; open it with the type it was created with, or use another name");
         }
+        detail::check_pid_namespace(h.pid_namespace, where,
+                                    "or remove the stream with shm_ring<T>::remove(\"" + m.name +
+                                        "\") once its users are gone");
         // The segment's bytes, were the header right: a product that wraps
         // around would pass for a small one.
         const auto bytes = detail::ring_segment_bytes(h.capacity, h.slot_size);

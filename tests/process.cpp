@@ -1,0 +1,176 @@
+// Telling live processes from dead ones (detail/process.hpp), and the PID
+// namespace check that keeps that judgement sound: shared storages refuse a
+// process whose process IDs mean other processes than their users'.
+#include <omstream/detail/process.hpp>
+#include <omstream/stream.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "support/log_home.hpp"
+#include "support/processes.hpp"
+
+namespace {
+
+namespace om = omstream;
+using om::testing::in_child;
+using om::testing::spawn;
+using om::testing::wait_exit;
+
+// Polls `done` for up to 10 s.
+template <class Done>
+bool eventually(Done done) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > give_up)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+TEST(process_alive, a_process_whose_main_thread_exited_lives_while_another_thread_runs) {
+    int release[2];
+    ASSERT_EQ(::pipe(release), 0);
+    const pid_t child = spawn([&] {
+        ::close(release[1]);
+        // The thread lives until the test closes its end of the pipe.
+        std::thread([fd = release[0]] {
+            char c;
+            while (::read(fd, &c, 1) > 0) {
+            }
+        }).detach();
+        // The leader ends alone and is a zombie from here on: what
+        // pthread_exit() does, without unwinding through GoogleTest's frames.
+        ::syscall(SYS_exit, 0);
+        return true;
+    });
+    ::close(release[0]);
+    const auto pid = static_cast<std::uint32_t>(child);
+    ASSERT_TRUE(eventually([&] { return om::detail::read_process_stat(pid).state == 'Z'; }))
+        << "the child's main thread never exited";
+    const std::uint64_t started = om::detail::read_process_stat(pid).start_time;
+    EXPECT_TRUE(om::detail::process_alive(pid, started))
+        << "a process with a running thread was taken for dead: its records would be skipped "
+           "and its claims taken over";
+    EXPECT_EQ(om::detail::thread_count(pid), 2u);
+
+    ::close(release[1]);  // the last thread ends: now the process is dead, not yet reaped
+    EXPECT_TRUE(eventually([&] { return om::detail::thread_count(pid) == 1; }));
+    EXPECT_FALSE(om::detail::process_alive(pid, started))
+        << "a process that has ended but is not reaped yet must count as dead";
+    EXPECT_EQ(wait_exit(child), 0);
+    EXPECT_FALSE(om::detail::process_alive(pid, started));
+}
+
+TEST(process_alive, a_reused_pid_is_another_process) {
+    const auto me = om::detail::process_id::self();
+    EXPECT_TRUE(om::detail::process_alive(me.pid, me.start_time));
+    EXPECT_FALSE(om::detail::process_alive(me.pid, me.start_time + 1));
+    EXPECT_FALSE(om::detail::process_alive(0, 0));
+}
+
+// --- PID namespaces ----------------------------------------------------------------------
+
+constexpr int cannot_unshare = 77;
+
+// Runs `body` in a grandchild that lives in a PID namespace of its own (it
+// is pid 1 there; /proc stays this one's, as in a container that shares
+// the host's /dev/shm but not its PID namespace). Returns its exit code, or
+// cannot_unshare when this machine does not let us make the namespace.
+template <class Body>
+int in_new_pid_namespace(Body body) {
+    return in_child([&] {
+        if (::unshare(CLONE_NEWPID) != 0)
+            ::_exit(cannot_unshare);
+        ::_exit(wait_exit(spawn(body)));
+        return true;
+    });
+}
+
+// What the grandchild reports: 0 refused as expected, 1 anything else (its
+// messages say what), 2 opened.
+template <class Stream, class... Options>
+int open_from_another_namespace(const std::string& name, Options... options) {
+    return in_new_pid_namespace([&] {
+        try {
+            auto s = Stream::open(name, options...);
+            ::_exit(2);
+        } catch (const om::error& e) {
+            const std::string what = e.what();
+            if (e.code() != om::errc::pid_namespace ||
+                what.find("PID namespace") == std::string::npos ||
+                what.find("--pid=host") == std::string::npos) {
+                std::fprintf(stderr, "not the expected refusal: %s\n", what.c_str());
+                return false;
+            }
+        }
+        return true;
+    });
+}
+
+#define SKIP_WITHOUT_PID_NAMESPACES(code)                                                    \
+    if ((code) == cannot_unshare)                                                            \
+    GTEST_SKIP() << "cannot make a PID namespace here (needs root or user namespaces); the " \
+                    "check of a foreign PID namespace is not covered on this machine"
+
+TEST(pid_namespace, a_shared_memory_stream_refuses_a_process_of_another_pid_namespace) {
+    using ring = om::stream<om::shm_ring<std::uint64_t>>;
+    const std::string name = "pidns-" + std::to_string(::getpid());
+    om::shm_ring<std::uint64_t>::remove(name);
+    {
+        auto mine = ring::open(name);
+        mine.append(std::uint64_t{1});
+        const int code = open_from_another_namespace<ring>(name);
+        SKIP_WITHOUT_PID_NAMESPACES(code);
+        EXPECT_EQ(code, 0) << "2: the foreign process opened the stream; 1: see its message";
+    }
+    // The segment outlives its users and still names their namespace.
+    EXPECT_EQ(open_from_another_namespace<ring>(name), 0);
+    om::shm_ring<std::uint64_t>::remove(name);
+    // Made anew from the other namespace, it is that namespace's.
+    EXPECT_EQ(in_new_pid_namespace([&] {
+                  ring::open(name).append(std::uint64_t{2});
+                  return true;
+              }),
+              0);
+    EXPECT_THROW(ring::open(name), om::error);
+    om::shm_ring<std::uint64_t>::remove(name);
+}
+
+TEST(pid_namespace, a_log_refuses_a_process_of_another_pid_namespace_while_it_is_used) {
+    using log = om::stream<om::mapped_log<std::uint64_t>>;
+    (void)om::testing::log_home;
+    const std::string name = "pidns-" + std::to_string(::getpid());
+    om::mapped_log<std::uint64_t>::remove(name);
+    {
+        auto mine = log::open(name);
+        mine.append(std::uint64_t{1});
+        const int code = open_from_another_namespace<log>(name);
+        SKIP_WITHOUT_PID_NAMESPACES(code);
+        EXPECT_EQ(code, 0) << "2: the foreign process opened the log; 1: see its message";
+    }
+    // Nobody uses it now: a process of any namespace may take it over, and
+    // reads what was appended before.
+    EXPECT_EQ(in_new_pid_namespace([&] {
+                  using reader = om::stream<om::mapped_log<std::uint64_t>, om::count_window>;
+                  auto r = reader::open(name, om::size = 1, om::group = "g");
+                  std::uint64_t got = 0;
+                  r.poll([&](const om::window<std::uint64_t>& w) { got = w[0]; });
+                  r.append(std::uint64_t{2});
+                  return got == 1;
+              }),
+              0);
+    auto again = log::open(name);  // and back to this namespace, once that one closed it
+    EXPECT_EQ(again.metadata().appended, 2u);
+}
+
+}  // namespace
