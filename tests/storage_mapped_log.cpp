@@ -1096,6 +1096,77 @@ TEST_F(mapped_log_test,
     }
 }
 
+// sync_every(interval) syncs on time while its producer pauses: a producer
+// process appends 10 records with a 20 ms interval, then waits without
+// closing. The checkpoint (read from the header file) reaches its records
+// anyway, and after a SIGKILL the next open trusts them: record 5, damaged
+// below the checkpoint, is not cut by recovery, and the reader refuses it.
+TEST_F(mapped_log_test, sync_every_interval_syncs_while_the_producer_pauses) {
+    const auto name = fresh("sync-interval");
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t child = spawn([&] {
+        ::close(ready[0]);
+        auto p =
+            u64_stream::open(name, om::segment_size = 65536, om::durability = om::sync_every(20ms));
+        for (std::uint64_t i = 0; i < 10; ++i)
+            p.append(i);
+        const char c = 1;
+        if (::write(ready[1], &c, 1) != 1)
+            return false;
+        for (;;)
+            ::pause();  // never closes the handle: only the interval can sync
+    });
+    ::close(ready[1]);
+    char c = 0;
+    ASSERT_EQ(::read(ready[0], &c, 1), 1) << "the producer failed: see its message";
+    ::close(ready[0]);
+
+    const int fd = ::open((dir_of(name) / "header").c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    void* base = ::mmap(nullptr, om::detail::log_header_bytes, PROT_READ, MAP_SHARED, fd, 0);
+    ::close(fd);
+    ASSERT_NE(base, MAP_FAILED);
+    const auto& header = *static_cast<const om::detail::log_header*>(base);
+    auto checkpoint_seq = [&] { return om::detail::load_position(header.checkpoint).seq; };
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (checkpoint_seq() < 10 && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(1ms);
+    kill_and_reap(child);
+    EXPECT_EQ(checkpoint_seq(), 10u) << "the paused producer's records were never synced";
+    ::munmap(base, om::detail::log_header_bytes);
+
+    damage_record(name, 5);
+    auto s = u64_stream::open(name, om::size = 10);
+    EXPECT_EQ(s.metadata().appended, 10u);
+    EXPECT_EQ(s.metadata().recovered_cut_bytes, 0u) << s.metadata().recovery_note;
+    EXPECT_THROW((void)drain(s), om::error);
+}
+
+// The thread that syncs by interval belongs to the process that started
+// it: a child of fork() appending through the parent's handle starts its
+// own (the parent's does not exist there), and the parent's keeps running
+// and stops when the parent closes the handle.
+TEST_F(mapped_log_test, a_child_of_fork_appends_through_a_handle_that_syncs_by_interval) {
+    const auto name = fresh("sync-fork");
+    auto p = u64_stream::open(name, om::durability = om::sync_every(5ms), om::size = 20);
+    for (std::uint64_t i = 0; i < 10; ++i)
+        p.append(i);  // the parent's syncer runs from here on
+    const int code = in_child([&] {
+        ::alarm(30);
+        for (std::uint64_t i = 10; i < 20; ++i) {
+            p.append(i);
+            std::this_thread::sleep_for(1ms);  // the child's syncer gets to run
+        }
+        return true;
+    });
+    EXPECT_EQ(code, 0) << "128 + 14: the child hung (SIGALRM)";
+    const auto got = drain(p);
+    ASSERT_EQ(got.size(), 20u);
+    for (std::uint64_t i = 0; i < 20; ++i)
+        EXPECT_EQ(got[i], i);
+}
+
 TEST_F(mapped_log_test, every_append_durability_and_sync_work) {
     const auto name = fresh("durable");
     auto p = u64_stream::open(name, om::durability = om::sync_always, om::size = 10);

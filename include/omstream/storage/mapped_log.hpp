@@ -24,6 +24,7 @@
 #include <omstream/detail/log_format.hpp>
 #include <omstream/detail/names.hpp>
 #include <omstream/detail/owner_process.hpp>
+#include <omstream/detail/periodic_thread.hpp>
 #include <omstream/detail/process.hpp>
 #include <omstream/detail/shared_groups.hpp>
 #include <omstream/detail/sole_producer.hpp>
@@ -35,9 +36,11 @@
 #include <omstream/options.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -362,8 +365,16 @@ class mapped_log {
     }
 
     // Forces every record published so far to disk and moves the checkpoint
-    // (recovery checks only what comes after it).
-    void sync() { checkpoint(); }
+    // (recovery checks only what comes after it). Once it succeeds, a failed
+    // periodic sync is over: appends go on.
+    void sync() {
+        checkpoint();
+        if (local_->sync_failed.load(std::memory_order_relaxed)) {
+            std::lock_guard lock(local_->sync_error_mutex);
+            local_->sync_error = nullptr;
+            local_->sync_failed.store(false, std::memory_order_relaxed);
+        }
+    }
 
     // --- consumers -----------------------------------------------------------
 
@@ -594,8 +605,15 @@ class mapped_log {
         // Consumer side: the frames of the segment read last.
         std::uint64_t read_k = no_pos;
         std::byte* read_data = nullptr;
-        std::uint64_t unsynced = 0;
-        std::chrono::steady_clock::time_point last_sync = std::chrono::steady_clock::now();
+        std::uint64_t unsynced = 0;  // records since the last sync by count
+        // sync_every(interval): a thread started at the first append syncs
+        // what came since its last look, each interval, even while the
+        // producer pauses. A failure there is thrown by the next append.
+        std::atomic<bool> dirty{false};
+        std::atomic<bool> sync_failed{false};
+        std::mutex sync_error_mutex;
+        std::exception_ptr sync_error;
+        std::unique_ptr<detail::periodic_thread> syncer;  // last: stops first
         // Oldest retained record, for the oldest segment seen.
         std::uint64_t oldest_k = no_pos, oldest_first = 0;
 
@@ -607,10 +625,10 @@ class mapped_log {
         }
         ~local_state() {
             if (!owner.here())
-                return;  // a child of fork(): the slots are its parent's
-            // sync_every checks its count and interval at appends: what the
-            // last ones left unsynced goes to disk when the handle closes.
-            if (unsynced != 0) {
+                return;  // a child of fork(): the slots (and the syncer) are its parent's
+            syncer.reset();
+            // What the last appends left unsynced goes to disk when the handle closes.
+            if (unsynced != 0 || dirty.load(std::memory_order_relaxed)) {
                 try {
                     mapped_log(mapping).checkpoint();
                 } catch (...) {  // a destructor: the records stay in the page cache
@@ -1746,6 +1764,8 @@ class mapped_log {
     bool put(const Range& records, Stamp&& stamp, std::chrono::nanoseconds wait_limit,
              bool try_only) {
         detail::own_for_producing(*local_);
+        if (local_->sync_failed.load(std::memory_order_relaxed)) [[unlikely]]
+            throw_sync_error();
         auto& h = *m_->header;
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if (n == 0)
@@ -1940,13 +1960,17 @@ class mapped_log {
             detail::log_position cp = from;
             detail::compare_exchange(m_->header->checkpoint, cp, to);
         } else if (policy.every_records != 0 || policy.every.count() != 0) {
-            local_->unsynced += n;
-            const auto now = std::chrono::steady_clock::now();
-            if ((policy.every_records != 0 && local_->unsynced >= policy.every_records) ||
-                (policy.every.count() != 0 && now - local_->last_sync >= policy.every)) {
-                checkpoint();
-                local_->unsynced = 0;
-                local_->last_sync = now;
+            if (policy.every_records != 0) {
+                local_->unsynced += n;
+                if (local_->unsynced >= policy.every_records) {
+                    checkpoint();
+                    local_->unsynced = 0;
+                }
+            }
+            if (policy.every.count() != 0) {
+                local_->dirty.store(true, std::memory_order_relaxed);
+                if (local_->syncer == nullptr) [[unlikely]]
+                    start_syncer(policy.every);
             }
         }
         if (from.pos / D != to.pos / D || to.pos % D == 0) {
@@ -1954,6 +1978,39 @@ class mapped_log {
             prune_segments();
         }
         map_ahead(from.pos, to.pos, true);
+    }
+
+    void start_syncer(std::chrono::nanoseconds every) {
+        local_state* l = local_.get();  // outlives the thread: its destructor stops it first
+        local_->syncer = std::make_unique<detail::periodic_thread>(every, [l, m = m_] {
+            if (!l->dirty.exchange(false, std::memory_order_relaxed))
+                return;
+            try {
+                mapped_log(m).checkpoint();
+            } catch (...) {
+                std::lock_guard lock(l->sync_error_mutex);
+                if (!l->sync_error)
+                    l->sync_error = std::current_exception();
+                l->sync_failed.store(true, std::memory_order_relaxed);
+            }
+        });
+    }
+
+    [[noreturn, gnu::cold]] void throw_sync_error() {
+        std::lock_guard lock(local_->sync_error_mutex);
+        std::string what = "unknown error";
+        try {
+            std::rethrow_exception(local_->sync_error);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+        throw error(errc::io_error, "the periodic sync of mapped_log '" + m_->name + "' failed (" +
+                                        what +
+                                        "): records appended before this call may not be on "
+                                        "disk, and this call appended nothing; check the disk, "
+                                        "then call sync() (it throws while the disk fails) or "
+                                        "reopen the log");
     }
 
     // msync of the frames in [from, to) (they may span segments).
@@ -1985,11 +2042,19 @@ class mapped_log {
             at.pos = h.oldest_segment.load() * D;
             at.seq = oldest_seq();
         }
+        // Holds each segment's mapping while it reads it: another thread's
+        // handle may drop a segment that retention deletes meanwhile.
+        std::shared_ptr<detail::mapped_file> segment;
+        std::uint64_t segment_k = no_pos;
         for (;;) {
-            const std::byte* data = segment_data(at.pos / D);
-            if (data == nullptr)
+            if (at.pos / D != segment_k) {
+                segment_k = at.pos / D;
+                segment = map_segment(*m_, segment_k, false);
+            }
+            if (!segment)
                 break;
-            const auto f = detail::check_frame(data, D, at.pos % D, at.seq, rules());
+            const auto f = detail::check_frame(segment->base + detail::segment_header_bytes, D,
+                                               at.pos % D, at.seq, rules());
             if (f.kind != detail::frame_check::record && f.kind != detail::frame_check::padding)
                 break;
             at.seq = f.next_seq;
