@@ -386,6 +386,7 @@ TEST_F(mapped_log_test,
     if (!om::detail::atomic_position_store())
         GTEST_SKIP() << "no atomic 16-byte store on this CPU: every producer claims shared";
     om::testing::revoke_an_idle_sole_producer<u64_log>(fresh("sole"), sole_word);
+    om::testing::revoke_an_idle_sole_producer<u64_log>(fresh("sole-killed"), sole_word, true);
 }
 
 TEST_F(mapped_log_test, producers_that_keep_opening_and_closing_never_claim_a_record_twice) {

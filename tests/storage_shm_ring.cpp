@@ -215,6 +215,7 @@ std::uint64_t sole_word(const std::string& name) {
 TEST_F(shm_ring_test,
        a_second_producer_revokes_an_idle_sole_producer_and_nothing_is_claimed_twice) {
     om::testing::revoke_an_idle_sole_producer<ring>(fresh("sole"), sole_word);
+    om::testing::revoke_an_idle_sole_producer<ring>(fresh("sole-killed"), sole_word, true);
 }
 
 TEST_F(shm_ring_test, producers_that_keep_opening_and_closing_never_claim_a_slot_twice) {

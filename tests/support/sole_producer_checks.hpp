@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -54,10 +55,13 @@ inline void expect_each_once_in_order(const std::vector<std::uint64_t>& values,
 // The first producer takes the right and stays idle while a child appends:
 // the child must not wait for it; both then claim with a compare-and-swap,
 // and once the last of them closes the next producer alone takes it again.
+// With `child_killed`, the child dies by SIGKILL after its appends, its
+// handle still open: its slot must not keep the word shared either.
 // `sole_word(name)` reads the storage's word.
 template <class Storage>
-void revoke_an_idle_sole_producer(
-    const std::string& name, const std::function<std::uint64_t(const std::string&)>& sole_word) {
+void revoke_an_idle_sole_producer(const std::string& name,
+                                  const std::function<std::uint64_t(const std::string&)>& sole_word,
+                                  bool child_killed = false) {
     using stream = omstream::stream<Storage>;
     const auto pid = static_cast<std::uint64_t>(::getpid());
     auto consumer = stream::open(name, omstream::capacity = 1024);
@@ -79,6 +83,8 @@ void revoke_an_idle_sole_producer(
             auto second = stream::open(name);
             for (std::uint64_t i = 0; i < 300; ++i)
                 second.append((std::uint64_t{1} << 32) | i);
+            if (child_killed)
+                ::raise(SIGKILL);
             return true;
         });
         std::thread reader([&] {
@@ -86,7 +92,8 @@ void revoke_an_idle_sole_producer(
             while (got.size() < 400 && std::chrono::steady_clock::now() < until)
                 drain();
         });
-        EXPECT_EQ(wait_exit_within(child, std::chrono::seconds(20)), 0);
+        EXPECT_EQ(wait_exit_within(child, std::chrono::seconds(20)),
+                  child_killed ? 128 + SIGKILL : 0);
         reader.join();
         EXPECT_EQ(sole_word(name), omstream::detail::sole_shared);
         for (std::uint64_t i = 100; i < 200; ++i)

@@ -124,18 +124,23 @@ class sole_producer {
     }
 
     // A handle closes: a right it holds goes back to nobody, and so does a
-    // shared word once no other producer handle is open, so that the next
-    // producer alone claims plainly again. (A producer opening meanwhile
-    // reads the word at its claim, and whoever takes the right waits for it.)
+    // shared word once no other producer handle is open (slots of killed
+    // processes do not count), so that the next producer alone claims
+    // plainly again. (A producer opening meanwhile reads the word at its
+    // claim, and whoever takes the right waits for it.)
     void release(std::size_t slot, std::uint64_t id) const noexcept {
         std::uint64_t w = id;
         if (word_->compare_exchange_strong(w, sole_nobody, std::memory_order_acq_rel))
             return;
         if (w != sole_shared)
             return;
-        for (std::size_t i = 0; i < slots_.size(); ++i)
-            if (i != slot && slots_[i].token.load(std::memory_order_acquire) != 0)
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            const std::uint64_t token = slots_[i].token.load(std::memory_order_acquire);
+            if (i != slot && token != 0 &&
+                process_alive(static_cast<std::uint32_t>(token),
+                              slots_[i].start_time.load(std::memory_order_relaxed)))
                 return;
+        }
         word_->compare_exchange_strong(w, sole_nobody, std::memory_order_acq_rel);
     }
 
