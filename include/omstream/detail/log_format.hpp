@@ -102,11 +102,19 @@ inline bool atomic_position_store() noexcept {
 // than load_position(): a reader that saw the new `pos` sees the new `seq`.
 inline void store_position(log_position& target, log_position desired) noexcept {
 #if defined(__x86_64__)
-    __asm__ __volatile__("movdqa %1, %0"
-                         : "=m"(target)
-                         : "x"(_mm_set_epi64x(static_cast<long long>(desired.pos),
-                                              static_cast<long long>(desired.seq)))
-                         : "memory");
+    // The vector is put together from two registers: built by the compiler
+    // (_mm_set_epi64x), it is often one 16-byte load of `desired` just
+    // stored as two 8-byte halves, which cannot be forwarded from the
+    // store buffer and stalls every append until they reach the cache.
+    __m128i value, high;
+    __asm__ __volatile__(
+        "movq %[seq], %[value]\n\t"
+        "movq %[pos], %[high]\n\t"
+        "punpcklqdq %[high], %[value]\n\t"
+        "movdqa %[value], %[target]"
+        : [target] "=m"(target), [value] "=&x"(value), [high] "=&x"(high)
+        : [seq] "r"(desired.seq), [pos] "r"(desired.pos)
+        : "memory");
 #else
     log_position seen = load_position(target);  // not reached: atomic_position_store() is false
     while (!compare_exchange(target, seen, desired)) {
