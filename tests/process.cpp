@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -83,38 +84,50 @@ TEST(process_alive, a_reused_pid_is_another_process) {
 constexpr int cannot_unshare = 77;
 
 // Runs `body` in a grandchild that lives in a PID namespace of its own (it
-// is pid 1 there; /proc stays this one's, as in a container that shares
-// the host's /dev/shm but not its PID namespace). Returns its exit code, or
-// cannot_unshare when this machine does not let us make the namespace.
+// is pid 1 there), as in a container that shares the host's /dev/shm and a
+// log directory but not its PID namespace. With `own_proc` it mounts a
+// /proc of its namespace, as containers do; without, it reads this one's.
+// Returns its exit code, or cannot_unshare when this machine does not let
+// us make the namespaces (not root).
 template <class Body>
-int in_new_pid_namespace(Body body) {
+int in_new_pid_namespace(Body body, bool own_proc = true) {
     return in_child([&] {
-        if (::unshare(CLONE_NEWPID) != 0)
+        if (::unshare(CLONE_NEWPID | CLONE_NEWNS) != 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
             ::_exit(cannot_unshare);
-        ::_exit(wait_exit(spawn(body)));
+        ::_exit(wait_exit(spawn([&] {
+            if (own_proc &&
+                ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+                ::_exit(cannot_unshare);
+            return body();
+        })));
         return true;
     });
 }
 
-// What the grandchild reports: 0 refused as expected, 1 anything else (its
-// messages say what), 2 opened.
-template <class Stream, class... Options>
-int open_from_another_namespace(const std::string& name, Options... options) {
-    return in_new_pid_namespace([&] {
-        try {
-            auto s = Stream::open(name, options...);
-            ::_exit(2);
-        } catch (const om::error& e) {
-            const std::string what = e.what();
-            if (e.code() != om::errc::pid_namespace ||
-                what.find("PID namespace") == std::string::npos ||
-                what.find("--pid=host") == std::string::npos) {
-                std::fprintf(stderr, "not the expected refusal: %s\n", what.c_str());
-                return false;
+// What the grandchild reports: 0 refused as expected (errc::pid_namespace,
+// a message holding `says`), 1 anything else (its messages say what), 2
+// opened.
+template <class Stream>
+int open_from_another_namespace(const std::string& name, bool own_proc = true,
+                                const std::string& says = "--pid=host") {
+    return in_new_pid_namespace(
+        [&] {
+            try {
+                auto s = Stream::open(name);
+                ::_exit(2);
+            } catch (const om::error& e) {
+                const std::string what = e.what();
+                if (e.code() != om::errc::pid_namespace ||
+                    what.find("PID namespace") == std::string::npos ||
+                    what.find(says) == std::string::npos) {
+                    std::fprintf(stderr, "not the expected refusal: %s\n", what.c_str());
+                    return false;
+                }
             }
-        }
-        return true;
-    });
+            return true;
+        },
+        own_proc);
 }
 
 #define SKIP_WITHOUT_PID_NAMESPACES(code)                                                    \
@@ -130,8 +143,20 @@ TEST(pid_namespace, a_shared_memory_stream_refuses_a_process_of_another_pid_name
         auto mine = ring::open(name);
         mine.append(std::uint64_t{1});
         const int code = open_from_another_namespace<ring>(name);
+        if (code == cannot_unshare)
+            om::shm_ring<std::uint64_t>::remove(name);
         SKIP_WITHOUT_PID_NAMESPACES(code);
         EXPECT_EQ(code, 0) << "2: the foreign process opened the stream; 1: see its message";
+        // Nor may it remove a group: whether its members live is told by pid.
+        EXPECT_EQ(in_new_pid_namespace([&] {
+                      try {
+                          (void)om::shm_ring<std::uint64_t>::remove_group(name, "default");
+                      } catch (const om::error& e) {
+                          return e.code() == om::errc::pid_namespace;
+                      }
+                      return false;
+                  }),
+                  0);
     }
     // The segment outlives its users and still names their namespace.
     EXPECT_EQ(open_from_another_namespace<ring>(name), 0);
@@ -142,7 +167,12 @@ TEST(pid_namespace, a_shared_memory_stream_refuses_a_process_of_another_pid_name
                   return true;
               }),
               0);
-    EXPECT_THROW(ring::open(name), om::error);
+    try {
+        (void)ring::open(name);
+        ADD_FAILURE() << "a ring of another PID namespace was opened";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::pid_namespace) << e.what();
+    }
     om::shm_ring<std::uint64_t>::remove(name);
 }
 
@@ -169,8 +199,29 @@ TEST(pid_namespace, a_log_refuses_a_process_of_another_pid_namespace_while_it_is
                   return got == 1;
               }),
               0);
-    auto again = log::open(name);  // and back to this namespace, once that one closed it
-    EXPECT_EQ(again.metadata().appended, 2u);
+    {
+        auto again = log::open(name);  // and back to this namespace, once that one closed it
+        EXPECT_EQ(again.metadata().appended, 2u);
+    }
+    om::mapped_log<std::uint64_t>::remove(name);
+}
+
+// A process whose /proc is another namespace's (`unshare --pid --fork`
+// without --mount-proc) would read every process ID as another process: it
+// may use neither storage, even where it is the only user.
+TEST(pid_namespace, a_process_whose_proc_is_another_namespaces_may_not_share_a_stream) {
+    using ring = om::stream<om::shm_ring<std::uint64_t>>;
+    using log = om::stream<om::mapped_log<std::uint64_t>>;
+    (void)om::testing::log_home;
+    const std::string name = "pidns-proc-" + std::to_string(::getpid());
+    om::shm_ring<std::uint64_t>::remove(name);
+    om::mapped_log<std::uint64_t>::remove(name);
+    const int code = open_from_another_namespace<ring>(name, false, "/proc");
+    SKIP_WITHOUT_PID_NAMESPACES(code);
+    EXPECT_EQ(code, 0) << "2: it opened the ring; 1: see its message";
+    EXPECT_EQ(open_from_another_namespace<log>(name, false, "/proc"), 0);
+    EXPECT_FALSE(om::shm_ring<std::uint64_t>::remove(name)) << "a refused open left a segment";
+    EXPECT_FALSE(om::mapped_log<std::uint64_t>::remove(name)) << "a refused open left a log";
 }
 
 }  // namespace

@@ -1097,6 +1097,15 @@ TEST_F(mapped_log_test,
     }
 }
 
+// The sequence number up to which the log's header says records are synced
+// (its checkpoint), read from the header file.
+std::uint64_t checkpoint_seq(const std::string& name) {
+    const auto bytes = read_file(fs::path(om::testing::log_home) / name / "header");
+    std::uint64_t seq = 0;
+    std::memcpy(&seq, bytes.data() + offsetof(om::detail::log_header, checkpoint), sizeof seq);
+    return seq;
+}
+
 // sync_every(interval) syncs on time while its producer pauses: a producer
 // process appends 10 records with a 20 ms interval, then waits without
 // closing. The checkpoint (read from the header file) reaches its records
@@ -1123,19 +1132,11 @@ TEST_F(mapped_log_test, sync_every_interval_syncs_while_the_producer_pauses) {
     ASSERT_EQ(::read(ready[0], &c, 1), 1) << "the producer failed: see its message";
     ::close(ready[0]);
 
-    const int fd = ::open((dir_of(name) / "header").c_str(), O_RDONLY);
-    ASSERT_GE(fd, 0);
-    void* base = ::mmap(nullptr, om::detail::log_header_bytes, PROT_READ, MAP_SHARED, fd, 0);
-    ::close(fd);
-    ASSERT_NE(base, MAP_FAILED);
-    const auto& header = *static_cast<const om::detail::log_header*>(base);
-    auto checkpoint_seq = [&] { return om::detail::load_position(header.checkpoint).seq; };
     const auto give_up = std::chrono::steady_clock::now() + 10s;
-    while (checkpoint_seq() < 10 && std::chrono::steady_clock::now() < give_up)
+    while (checkpoint_seq(name) < 10 && std::chrono::steady_clock::now() < give_up)
         std::this_thread::sleep_for(1ms);
     kill_and_reap(child);
-    EXPECT_EQ(checkpoint_seq(), 10u) << "the paused producer's records were never synced";
-    ::munmap(base, om::detail::log_header_bytes);
+    EXPECT_EQ(checkpoint_seq(name), 10u) << "the paused producer's records were never synced";
 
     damage_record(name, 5);
     auto s = u64_stream::open(name, om::size = 10);
@@ -1145,27 +1146,68 @@ TEST_F(mapped_log_test, sync_every_interval_syncs_while_the_producer_pauses) {
 }
 
 // The thread that syncs by interval belongs to the process that started
-// it: a child of fork() appending through the parent's handle starts its
-// own (the parent's does not exist there), and the parent's keeps running
-// and stops when the parent closes the handle.
-TEST_F(mapped_log_test, a_child_of_fork_appends_through_a_handle_that_syncs_by_interval) {
+// it. A child of fork() appending through the parent's handle starts its
+// own: the child's records reach the disk while it pauses (once the
+// parent's thread has nothing left to sync, only the child's can move the
+// checkpoint over them).
+TEST_F(mapped_log_test, a_child_of_fork_syncs_by_interval_with_a_thread_of_its_own) {
     const auto name = fresh("sync-fork");
-    auto p = u64_stream::open(name, om::durability = om::sync_every(5ms), om::size = 20);
+    auto p = u64_stream::open(name, om::segment_size = 65536, om::durability = om::sync_every(20ms),
+                              om::size = 20);
     for (std::uint64_t i = 0; i < 10; ++i)
-        p.append(i);  // the parent's syncer runs from here on
-    const int code = in_child([&] {
-        ::alarm(30);
-        for (std::uint64_t i = 10; i < 20; ++i) {
+        p.append(i);
+    const auto synced_to = [&](std::uint64_t seq) {
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (checkpoint_seq(name) < seq && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::sleep_for(1ms);
+        return checkpoint_seq(name);
+    };
+    ASSERT_EQ(synced_to(10), 10u) << "the parent's records were never synced";
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t child = spawn([&] {
+        for (std::uint64_t i = 10; i < 20; ++i)
             p.append(i);
-            std::this_thread::sleep_for(1ms);  // the child's syncer gets to run
-        }
-        return true;
+        const char c = 1;
+        if (::write(ready[1], &c, 1) != 1)
+            return false;
+        for (;;)
+            ::pause();
     });
-    EXPECT_EQ(code, 0) << "128 + 14: the child hung (SIGALRM)";
+    ::close(ready[1]);
+    char c = 0;
+    ASSERT_EQ(::read(ready[0], &c, 1), 1) << "the child failed: see its message";
+    ::close(ready[0]);
+    EXPECT_EQ(synced_to(20), 20u) << "the child's records were never synced";
+    kill_and_reap(child);
     const auto got = drain(p);
     ASSERT_EQ(got.size(), 20u);
     for (std::uint64_t i = 0; i < 20; ++i)
         EXPECT_EQ(got[i], i);
+}
+
+// fork() waits for a sync under way: a child born while the parent's thread
+// held the log's segment table locked would hang at its first use of it.
+// Children forked right after appends (each wakes the thread, which syncs
+// every microsecond) append, sync and exit.
+TEST_F(mapped_log_test, forking_while_the_interval_sync_runs_never_hangs_the_child) {
+    const auto name = fresh("sync-fork-hang");
+    auto p = u64_stream::open(name, om::segment_size = 65536, om::durability = om::sync_every(1us),
+                              om::size = 1);
+    int hung = 0, failed = 0;
+    for (std::uint64_t i = 0; i < 300 && hung == 0; ++i) {
+        p.append(i);
+        const pid_t child = spawn([&] {
+            p.append(1'000'000 + i);
+            p.storage().sync();
+            return true;
+        });
+        const int code = om::testing::wait_exit_within(child, 10s);
+        hung += code == -1;
+        failed += code != 0 && code != -1;
+    }
+    EXPECT_EQ(hung, 0) << "a child of fork() hung on a lock its parent's sync thread held";
+    EXPECT_EQ(failed, 0) << "see the children's messages";
 }
 
 TEST_F(mapped_log_test, every_append_durability_and_sync_work) {

@@ -1,41 +1,55 @@
 // A thread that runs a task every interval until its owner goes: for work
 // that must happen on time even while the owner is idle (a log's periodic
 // sync while its producer pauses between appends).
+//
+// fork() waits for tasks under way: a task takes locks that the handles
+// share (a log's segment table), and a child must not be born with one held
+// by a thread it does not have.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 
+#include <pthread.h>
 #include <unistd.h>
 
 namespace omstream::detail {
 
 class periodic_thread {
   public:
+    // Throws std::system_error when the thread cannot be started.
     template <class Task>
-    periodic_thread(std::chrono::nanoseconds interval, Task task)
-        : state_(new state), creator_(::getpid()) {
-        state_->thread = std::thread([s = state_, interval, task = std::move(task)]() mutable {
-            std::unique_lock lock(s->mutex);
-            while (!s->wake.wait_for(lock, interval, [&] { return s->stop; })) {
+    periodic_thread(std::chrono::nanoseconds interval, Task task) : creator_(::getpid()) {
+        auto s = std::make_unique<state>();
+        s->thread = std::thread([raw = s.get(), interval, task = std::move(task)]() mutable {
+            std::unique_lock lock(raw->mutex);
+            while (!raw->wake.wait_for(lock, interval, [&] { return raw->stop; })) {
                 lock.unlock();
-                task();
+                {
+                    std::lock_guard running(raw->running);
+                    task();
+                }
                 lock.lock();
             }
         });
+        state_ = s.release();
+        registry::add(state_);
     }
     periodic_thread(const periodic_thread&) = delete;
     periodic_thread& operator=(const periodic_thread&) = delete;
 
     // Stops the thread at once (a task under way finishes first). In a child
     // of fork() the thread is the parent's and does not exist here: its
-    // state, copied mid-flight maybe with the mutex held, is left alone.
+    // state is left alone.
     ~periodic_thread() {
         if (::getpid() != creator_)
             return;
+        registry::remove(state_);
         {
             std::lock_guard lock(state_->mutex);
             state_->stop = true;
@@ -47,11 +61,53 @@ class periodic_thread {
 
   private:
     struct state {
-        std::mutex mutex;
+        std::mutex mutex;    // guards stop
+        std::mutex running;  // held while the task runs (and across fork())
         std::condition_variable wake;
         bool stop = false;
         std::thread thread;
     };
+
+    // Every thread of this process, so that fork() can wait for their tasks.
+    class registry {
+      public:
+        static void add(state* s) {
+            install();
+            std::lock_guard lock(mutex());
+            threads().insert(s);
+        }
+        static void remove(state* s) {
+            std::lock_guard lock(mutex());
+            threads().erase(s);
+        }
+
+      private:
+        static std::mutex& mutex() {
+            static std::mutex m;
+            return m;
+        }
+        static std::set<state*>& threads() {
+            static std::set<state*> all;
+            return all;
+        }
+        static void install() {
+            static std::once_flag once;
+            std::call_once(once, [] { ::pthread_atfork(&before_fork, &after_fork, &after_fork); });
+        }
+        // In the child too: it copied the locks held by the forking thread,
+        // which is its own thread there.
+        static void before_fork() {
+            mutex().lock();
+            for (state* s : threads())
+                s->running.lock();
+        }
+        static void after_fork() {
+            for (state* s : threads())
+                s->running.unlock();
+            mutex().unlock();
+        }
+    };
+
     state* state_;
     pid_t creator_;
 };

@@ -143,23 +143,40 @@ inline bool process_alive(std::uint32_t pid, std::uint64_t start_time) noexcept 
 }
 
 // The PID namespace this process lives in: the inode number of
-// /proc/self/ns/pid (the kernel's are 32-bit), or 0 where it cannot be read.
-inline std::uint32_t pid_namespace() noexcept {
+// /proc/self/ns/pid (the kernel's are 32-bit). Throws errc::pid_namespace,
+// naming `where`, when /proc cannot tell which processes are alive: not
+// mounted, or mounted for another PID namespace (its /proc/self is not
+// getpid(), as after `unshare --pid --fork` without --mount-proc), where
+// every process ID read would name another process or none.
+inline std::uint32_t pid_namespace(const std::string& where) {
+    auto refuse = [&](const std::string& why) {
+        throw error(errc::pid_namespace,
+                    where + " cannot be used from this process: " + why +
+                        "; omstream reads /proc to tell a crashed writer from a live one. Mount "
+                        "a /proc of the process's own PID namespace (unshare --mount-proc, or "
+                        "mount -t proc proc /proc in the container)");
+    };
+    char self[32] = {};
+    const ssize_t n = ::readlink("/proc/self", self, sizeof self - 1);
     struct stat st {};
-    if (::stat("/proc/self/ns/pid", &st) != 0)
-        return 0;
+    if (n <= 0 || ::stat("/proc/self/ns/pid", &st) != 0)
+        refuse("/proc is not mounted");
+    const long pid = std::strtol(self, nullptr, 10);
+    if (pid != ::getpid())
+        refuse("its /proc belongs to another PID namespace (/proc/self is process " +
+               std::string(self) + ", this process is " + std::to_string(::getpid()) + ")");
     return static_cast<std::uint32_t>(st.st_ino);
 }
 
 // Refuses a shared storage whose users live in PID namespace `theirs` when
 // this process lives in another: their process IDs would name other
 // processes here (or none), so a live writer would pass for a dead one and
-// have its records skipped. 0 on either side means unknown and passes.
-// `way_out` says what else the user can do, after the general advice.
+// have its records skipped. 0 means not recorded yet and passes. `way_out`
+// says what else the user can do, after the general advice.
 inline void check_pid_namespace(std::uint32_t theirs, const std::string& where,
                                 std::string_view way_out) {
-    const std::uint32_t ours = pid_namespace();
-    if (theirs == 0 || ours == 0 || theirs == ours)
+    const std::uint32_t ours = pid_namespace(where);
+    if (theirs == 0 || theirs == ours)
         return;
     throw error(errc::pid_namespace,
                 where + " is used by processes of PID namespace " + std::to_string(theirs) +

@@ -310,6 +310,11 @@ class mapped_log {
                                            " is not a log header of this version (format " +
                                            std::to_string(detail::log_format_version) +
                                            "), or is still being created; nothing was removed");
+        // Whether a member lives is told by its process ID.
+        detail::check_pid_namespace(
+            m->header->pid_namespace,
+            "removing group '" + std::string(group_name) + "' of log '" + std::string(name) + "'",
+            "or remove the group from a process of theirs");
         const bool removed = detail::remove_group(m->header->groups, group_name, name);
         if (removed)
             m->header->space.wake();  // producers may have waited for its room
@@ -609,7 +614,10 @@ class mapped_log {
         // sync_every(interval): a thread started at the first append syncs
         // what came since its last look, each interval, even while the
         // producer pauses. A failure there is thrown by the next append.
+        // Where no thread can be started, appends check the interval.
         std::atomic<bool> dirty{false};
+        bool no_syncer = false;
+        std::chrono::steady_clock::time_point last_sync{};
         std::atomic<bool> sync_failed{false};
         std::mutex sync_error_mutex;
         std::exception_ptr sync_error;
@@ -656,6 +664,9 @@ class mapped_log {
                          std::size_t data, std::size_t payload, std::size_t capacity_records,
                          const detail::log_settings& settings) {
         const std::string what = "mapped_log '" + m.name + "' in " + root_dir.string();
+        // Before anything is made: a process that cannot tell live processes
+        // from dead ones must not share a log.
+        const std::uint32_t ns = detail::pid_namespace(what);
         std::error_code ec;
         std::filesystem::create_directories(root_dir, ec);
         const bool made_dir = ::mkdir(m.dir.c_str(), detail::directory_mode(m.mode)) == 0;
@@ -721,7 +732,7 @@ class mapped_log {
         validate(m);
         // Alone, nobody else uses the log: it becomes ours, whoever used it before.
         if (alone)
-            h.pid_namespace = detail::pid_namespace();
+            h.pid_namespace = ns;
         else
             detail::check_pid_namespace(h.pid_namespace,
                                         "mapped_log '" + m.name + "' (" + m.dir.string() + ")",
@@ -781,7 +792,6 @@ class mapped_log {
         h.max_payload = static_cast<std::uint32_t>(payload);
         h.file_mode = mode & 0777;
         h.keep = settings.keep ? 1 : 0;
-        h.pid_namespace = detail::pid_namespace();
         h.fingerprint = record_traits<T>::fingerprint();
         const std::string type = record_traits<T>::name(), layout = record_traits<T>::layout();
         std::memcpy(h.record_type, type.data(), std::min(type.size(), sizeof h.record_type - 1));
@@ -1766,6 +1776,9 @@ class mapped_log {
         detail::own_for_producing(*local_);
         if (local_->sync_failed.load(std::memory_order_relaxed)) [[unlikely]]
             throw_sync_error();
+        if (m_->durability.every.count() != 0 && local_->syncer == nullptr && !local_->no_syncer)
+            [[unlikely]]
+            start_syncer(m_->durability.every);
         auto& h = *m_->header;
         const std::size_t n = static_cast<std::size_t>(std::ranges::distance(records));
         if (n == 0)
@@ -1968,9 +1981,15 @@ class mapped_log {
                 }
             }
             if (policy.every.count() != 0) {
-                local_->dirty.store(true, std::memory_order_relaxed);
-                if (local_->syncer == nullptr) [[unlikely]]
-                    start_syncer(policy.every);
+                // Release: the syncer that sees it sees the records too.
+                local_->dirty.store(true, std::memory_order_release);
+                if (local_->no_syncer) [[unlikely]] {
+                    const auto now = std::chrono::steady_clock::now();
+                    if (now - local_->last_sync >= policy.every) {
+                        checkpoint();
+                        local_->last_sync = now;
+                    }
+                }
             }
         }
         if (from.pos / D != to.pos / D || to.pos % D == 0) {
@@ -1980,20 +1999,28 @@ class mapped_log {
         map_ahead(from.pos, to.pos, true);
     }
 
+    // Before the first append's claim, so that a failure to start it never
+    // follows a published record.
     void start_syncer(std::chrono::nanoseconds every) {
         local_state* l = local_.get();  // outlives the thread: its destructor stops it first
-        local_->syncer = std::make_unique<detail::periodic_thread>(every, [l, m = m_] {
-            if (!l->dirty.exchange(false, std::memory_order_relaxed))
-                return;
-            try {
-                mapped_log(m).checkpoint();
-            } catch (...) {
-                std::lock_guard lock(l->sync_error_mutex);
-                if (!l->sync_error)
-                    l->sync_error = std::current_exception();
-                l->sync_failed.store(true, std::memory_order_relaxed);
-            }
-        });
+        try {
+            local_->syncer = std::make_unique<detail::periodic_thread>(every, [l, m = m_] {
+                if (!l->dirty.exchange(false, std::memory_order_acq_rel))
+                    return;
+                try {
+                    mapped_log(m).checkpoint();
+                } catch (...) {
+                    l->dirty.store(true, std::memory_order_relaxed);  // the close tries again
+                    std::lock_guard lock(l->sync_error_mutex);
+                    if (!l->sync_error)
+                        l->sync_error = std::current_exception();
+                    l->sync_failed.store(true, std::memory_order_relaxed);
+                }
+            });
+        } catch (const std::system_error&) {  // no thread to be had (a limit): sync at appends
+            local_->no_syncer = true;
+            local_->last_sync = std::chrono::steady_clock::now();
+        }
     }
 
     [[noreturn, gnu::cold]] void throw_sync_error() {

@@ -383,6 +383,9 @@ class shm_ring {
                                            ": the segment is not a ring of this version (format " +
                                            std::to_string(detail::ring_format_version) +
                                            "), or is still being created; nothing was removed");
+        // Whether a member lives is told by its process ID.
+        detail::check_pid_namespace(pid_namespace_of(*m->header), what,
+                                    "or remove the group from a process of theirs");
         const bool removed = detail::remove_group(m->header->groups, group_name, name);
         if (removed)
             m->header->space.wake();  // producers may have waited for its room
@@ -621,6 +624,10 @@ class shm_ring {
         auto m = std::make_shared<detail::ring_mapping>();
         m->name = std::string(name);
         const std::string seg = detail::segment_name(name);
+        // Before anything is made: a process that cannot tell live processes
+        // from dead ones must not share a ring.
+        const std::uint32_t ns =
+            detail::pid_namespace("shared-memory stream '" + m->name + "' (/dev/shm/" + seg + ")");
         bool created = false;
         try {
             bip::permissions perm(mode);
@@ -690,9 +697,9 @@ class shm_ring {
         m->slots = static_cast<std::byte*>(m->region.get_address()) + detail::ring_header_bytes;
         auto& h = *m->header;
         if (created) {
-            initialise(h, slots, slot_size, payload, is_lossy);
+            initialise(h, slots, slot_size, payload, is_lossy, ns);
         } else {
-            wait_ready(*m, slots, slot_size, payload, is_lossy);
+            wait_ready(*m, slots, slot_size, payload, is_lossy, ns);
         }
         validate(*m, static_cast<std::size_t>(shm_size));
         (void)m->learn_geometry();  // validate() checked the capacity
@@ -767,14 +774,16 @@ class shm_ring {
     }
 
     static void initialise(detail::ring_header& h, std::size_t slots, std::size_t slot_size,
-                           std::size_t payload, bool is_lossy) {
+                           std::size_t payload, bool is_lossy, std::uint32_t ns) {
         const auto me = detail::process_id::self();
-        h.init_owner.store(me.pid, std::memory_order_relaxed);
+        // Before init_owner: a waiter that sees this setter also sees its
+        // namespace, and judges its life only from the same one.
+        std::atomic_ref(h.pid_namespace).store(ns, std::memory_order_relaxed);
+        h.init_owner.store(me.pid, std::memory_order_release);
         // Everything past the fixed 32 bytes starts from zero (a dead
         // initialiser may have left half a header behind).
         std::memset(reinterpret_cast<std::byte*>(&h) + 32, 0, detail::ring_header_bytes - 32);
         h.creator_pid = me.pid;
-        h.pid_namespace = detail::pid_namespace();
         h.created_ns = detail::to_ns<std::chrono::system_clock>(std::chrono::system_clock::now());
         h.capacity = slots;
         h.slot_size = slot_size;
@@ -796,7 +805,7 @@ class shm_ring {
     // Waits for the creator to finish setting the segment up, and sets it up
     // itself when the creator died halfway (never waits forever).
     static void wait_ready(detail::ring_mapping& m, std::size_t slots, std::size_t slot_size,
-                           std::size_t payload, bool is_lossy) {
+                           std::size_t payload, bool is_lossy, std::uint32_t ns) {
         auto& h = *m.header;
         const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
         while (h.ready.load(std::memory_order_acquire) != 1) {
@@ -804,6 +813,10 @@ class shm_ring {
                 (h.magic != detail::ring_magic && h.magic != std::array<char, 8>{}))
                 return;  // garbage: validate() says so
             std::uint64_t owner = h.init_owner.load(std::memory_order_acquire);
+            // A setter of another namespace cannot be judged from here.
+            if (const std::uint32_t theirs = pid_namespace_of(h); theirs != 0 && theirs != ns)
+                detail::check_pid_namespace(theirs, "shared-memory stream '" + m.name + "'",
+                                            "or remove the stream with shm_ring<T>::remove");
             const bool owner_dead =
                 owner != 0 && !detail::process_alive(static_cast<std::uint32_t>(owner), 0);
             const bool never_started =
@@ -816,7 +829,7 @@ class shm_ring {
                     payload = h.max_payload;
                     is_lossy = (h.flags & detail::ring_lossy) != 0;
                 }
-                initialise(h, slots, slot_size, payload, is_lossy);
+                initialise(h, slots, slot_size, payload, is_lossy, ns);
                 return;
             }
             if (std::chrono::steady_clock::now() > give_up)
@@ -825,6 +838,11 @@ class shm_ring {
                                                "shm_ring<T>::remove and open it again");
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
+    }
+
+    // The namespace of the ring's users; written once, while the ring is set up.
+    static std::uint32_t pid_namespace_of(detail::ring_header& h) noexcept {
+        return std::atomic_ref(h.pid_namespace).load(std::memory_order_relaxed);
     }
 
     static void validate(const detail::ring_mapping& m, std::size_t shm_size) {
@@ -849,7 +867,7 @@ class shm_ring {
                             record_traits<T>::layout() +
                             "; open it with the type it was created with, or use another name");
         }
-        detail::check_pid_namespace(h.pid_namespace, where,
+        detail::check_pid_namespace(pid_namespace_of(*m.header), where,
                                     "or remove the stream with shm_ring<T>::remove(\"" + m.name +
                                         "\") once its users are gone");
         // The segment's bytes, were the header right: a product that wraps
