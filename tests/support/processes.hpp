@@ -2,9 +2,11 @@
 // runs a body, wait for it, or kill it with SIGKILL.
 #pragma once
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <thread>
 
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -48,6 +50,20 @@ inline void kill_and_reap(pid_t pid) {
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
+}
+
+// The child's exit code, or -1 once `limit` has passed (then it is killed).
+inline int wait_exit_within(pid_t child, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (::waitpid(child, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            kill_and_reap(child);
+            return -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace omstream::testing

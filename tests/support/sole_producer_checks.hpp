@@ -24,20 +24,6 @@
 
 namespace omstream::testing {
 
-// The child's exit code, or -1 once `limit` has passed (then it is killed).
-inline int wait_exit_within(pid_t child, std::chrono::seconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    int status = 0;
-    while (::waitpid(child, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            kill_and_reap(child);
-            return -1;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 // Checks that `values` (producer << 32 | index) hold records 0..counts[p]-1
 // of each producer p once, in order.
 inline void expect_each_once_in_order(const std::vector<std::uint64_t>& values,
