@@ -139,6 +139,7 @@ struct ring_mapping {
     std::uint64_t mask = 0;       // capacity - 1
     std::uint32_t lap_shift = 0;  // log2(capacity)
     std::size_t slot_size = 0;
+    std::uint64_t prefetch_ahead = 1;  // slots in 256 bytes (at least one)
 
     // False when the header's capacity is not a power of two (not a ring of ours).
     bool learn_geometry() noexcept {
@@ -148,6 +149,8 @@ struct ring_mapping {
         mask = capacity - 1;
         lap_shift = static_cast<std::uint32_t>(std::countr_zero(capacity));
         slot_size = header->slot_size;
+        if (slot_size != 0)  // 0: validate() refuses the ring
+            prefetch_ahead = std::max<std::uint64_t>(1, 256 / slot_size);
         return true;
     }
     std::byte* slot(std::uint64_t seq) const noexcept { return slots + (seq & mask) * slot_size; }
@@ -1026,7 +1029,7 @@ class shm_ring {
     // append that has to wait for it then stalls the next locked claim.
     void prefetch_for_write([[maybe_unused]] std::uint64_t seq) const noexcept {
 #if defined(__x86_64__) || defined(__i386__)
-        asm volatile("prefetchw %0" ::"m"(*m_->slot(seq + 256 / m_->slot_size)));
+        asm volatile("prefetchw %0" ::"m"(*m_->slot(seq + m_->prefetch_ahead)));
 #endif
     }
 
