@@ -91,6 +91,31 @@ TEST(process_alive, a_process_whose_main_thread_exited_lives_while_another_threa
     EXPECT_FALSE(om::detail::process_alive(pid, started));
 }
 
+// With /proc mounted hidepid=2, processes of other users have no entry
+// there: they are alive all the same (else their claims would be taken
+// over). A child that mounts such a /proc in a mount namespace of its own
+// and becomes nobody asks about its parent (root's).
+TEST(process_alive, a_process_hidden_by_hidepid_is_alive) {
+    if (::geteuid() != 0)
+        GTEST_SKIP() << "mounting a /proc with hidepid and changing user need root";
+    constexpr int cannot_mount = 77;
+    const auto parent = static_cast<std::uint32_t>(::getpid());
+    const std::uint64_t started = om::detail::process_id::self().start_time;
+    const int code = in_child([&] {
+        if (::unshare(CLONE_NEWNS) != 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") != 0 ||
+            ::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+            ::_exit(cannot_mount);
+        if (om::detail::read_process_stat(parent).exists)
+            ::_exit(cannot_mount);  // hidepid did not hide it: nothing to check here
+        return om::detail::process_alive(parent, started);
+    });
+    if (code == cannot_mount)
+        GTEST_SKIP() << "cannot mount a /proc with hidepid=2 here";
+    EXPECT_EQ(code, 0) << "a live process hidden from /proc was taken for dead";
+}
+
 TEST(process_alive, a_reused_pid_is_another_process) {
     const auto me = om::detail::process_id::self();
     EXPECT_TRUE(om::detail::process_alive(me.pid, me.start_time));
@@ -206,6 +231,16 @@ TEST(pid_namespace, a_log_refuses_a_process_of_another_pid_namespace_while_it_is
         const int code = open_from_another_namespace<log>(name);
         SKIP_WITHOUT_PID_NAMESPACES(code);
         EXPECT_EQ(code, 0) << "2: the foreign process opened the log; 1: see its message";
+        EXPECT_EQ(in_new_pid_namespace([&] {
+                      try {
+                          (void)om::mapped_log<std::uint64_t>::remove_group(name, "default");
+                      } catch (const om::error& e) {
+                          return e.code() == om::errc::pid_namespace;
+                      }
+                      return false;
+                  }),
+                  0)
+            << "a process of another namespace removed a group of a log in use";
     }
     // Nobody uses it now: a process of any namespace may take it over, and
     // reads what was appended before.

@@ -72,10 +72,10 @@ template <class Local>
             l.pin = nullptr;
     }
     l.producer = -1;  // the parent's slot stays the parent's
-    // So does a thread the handle started (it does not exist here); its
-    // object is left alone, and the child starts its own when it needs one.
-    if constexpr (requires { l.syncer.release(); })
-        (void)l.syncer.release();
+    // So do threads the handle started (they do not exist here) and their
+    // news: the child starts its own when it needs them.
+    if constexpr (requires { l.forget_parent_threads(); })
+        l.forget_parent_threads();
     l.owner.adopt();
 }
 

@@ -4,8 +4,11 @@
 //
 // fork() waits for tasks under way: a task takes locks that the handles
 // share (a log's segment table), and a child must not be born with one held
-// by a thread it does not have.
+// by a thread it does not have. A thread is in the registry that fork()
+// looks at for as long as it exists, from before it starts to after it ends.
 #pragma once
+
+#include <omstream/detail/owner_process.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -16,29 +19,34 @@
 #include <utility>
 
 #include <pthread.h>
-#include <unistd.h>
 
 namespace omstream::detail {
 
 class periodic_thread {
   public:
-    // Throws std::system_error when the thread cannot be started.
+    // Throws std::system_error when the thread cannot be started (and then
+    // leaves nothing behind).
     template <class Task>
-    periodic_thread(std::chrono::nanoseconds interval, Task task) : creator_(::getpid()) {
+    periodic_thread(std::chrono::nanoseconds interval, Task task) {
         auto s = std::make_unique<state>();
-        s->thread = std::thread([raw = s.get(), interval, task = std::move(task)]() mutable {
-            std::unique_lock lock(raw->mutex);
-            while (!raw->wake.wait_for(lock, interval, [&] { return raw->stop; })) {
-                lock.unlock();
-                {
-                    std::lock_guard running(raw->running);
-                    task();
+        registry::add(s.get());
+        try {
+            s->thread = std::thread([raw = s.get(), interval, task = std::move(task)]() mutable {
+                std::unique_lock lock(raw->mutex);
+                while (!raw->wake.wait_for(lock, interval, [&] { return raw->stop; })) {
+                    lock.unlock();
+                    {
+                        std::lock_guard running(raw->running);
+                        task();
+                    }
+                    lock.lock();
                 }
-                lock.lock();
-            }
-        });
+            });
+        } catch (...) {
+            registry::remove(s.get());
+            throw;
+        }
         state_ = s.release();
-        registry::add(state_);
     }
     periodic_thread(const periodic_thread&) = delete;
     periodic_thread& operator=(const periodic_thread&) = delete;
@@ -47,15 +55,15 @@ class periodic_thread {
     // of fork() the thread is the parent's and does not exist here: its
     // state is left alone.
     ~periodic_thread() {
-        if (::getpid() != creator_)
+        if (!owner_.here())
             return;
-        registry::remove(state_);
         {
             std::lock_guard lock(state_->mutex);
             state_->stop = true;
         }
         state_->wake.notify_one();
         state_->thread.join();
+        registry::remove(state_);
         delete state_;
     }
 
@@ -69,6 +77,8 @@ class periodic_thread {
     };
 
     // Every thread of this process, so that fork() can wait for their tasks.
+    // Never destroyed: a handle that is a static object may stop its thread
+    // after the registry's own static destructors would have run.
     class registry {
       public:
         static void add(state* s) {
@@ -76,23 +86,23 @@ class periodic_thread {
             std::lock_guard lock(mutex());
             threads().insert(s);
         }
-        static void remove(state* s) {
+        static void remove(state* s) noexcept {
             std::lock_guard lock(mutex());
             threads().erase(s);
         }
 
       private:
         static std::mutex& mutex() {
-            static std::mutex m;
-            return m;
+            static auto* m = new std::mutex;
+            return *m;
         }
         static std::set<state*>& threads() {
-            static std::set<state*> all;
-            return all;
+            static auto* all = new std::set<state*>;
+            return *all;
         }
         static void install() {
-            static std::once_flag once;
-            std::call_once(once, [] { ::pthread_atfork(&before_fork, &after_fork, &after_fork); });
+            static const int installed = ::pthread_atfork(&before_fork, &after_fork, &after_fork);
+            (void)installed;
         }
         // In the child too: it copied the locks held by the forking thread,
         // which is its own thread there.
@@ -108,8 +118,8 @@ class periodic_thread {
         }
     };
 
-    state* state_;
-    pid_t creator_;
+    state* state_ = nullptr;
+    owner_process owner_;
 };
 
 }  // namespace omstream::detail

@@ -7,7 +7,9 @@
 
 #include <omstream/error.hpp>
 
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -135,8 +137,8 @@ inline bool process_alive(std::uint32_t pid, std::uint64_t start_time) noexcept 
     if (pid == 0)
         return false;
     const process_stat stat = read_process_stat(pid);
-    if (!stat.exists)
-        return false;
+    if (!stat.exists)  // gone, or hidden from us (/proc mounted with hidepid)
+        return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
     if (stat.state == 'X' || (stat.state == 'Z' && thread_count(pid) <= 1))
         return false;
     return start_time == 0 || stat.start_time == start_time;
@@ -157,14 +159,16 @@ inline std::uint32_t pid_namespace(const std::string& where) {
                         "mount -t proc proc /proc in the container)");
     };
     char self[32] = {};
-    const ssize_t n = ::readlink("/proc/self", self, sizeof self - 1);
-    struct stat st {};
-    if (n <= 0 || ::stat("/proc/self/ns/pid", &st) != 0)
-        refuse("/proc is not mounted");
-    const long pid = std::strtol(self, nullptr, 10);
-    if (pid != ::getpid())
+    if (::readlink("/proc/self", self, sizeof self - 1) <= 0)
+        refuse(
+            "/proc does not show this process (it is not mounted, or it belongs to another "
+            "PID namespace)");
+    if (std::strtol(self, nullptr, 10) != ::getpid())
         refuse("its /proc belongs to another PID namespace (/proc/self is process " +
                std::string(self) + ", this process is " + std::to_string(::getpid()) + ")");
+    struct stat st {};
+    if (::stat("/proc/self/ns/pid", &st) != 0)
+        return 0;  // a kernel without PID namespaces: there is only one
     return static_cast<std::uint32_t>(st.st_ino);
 }
 

@@ -65,7 +65,7 @@ struct ring_header {
     std::array<char, 8> magic;
     std::uint32_t version;
     std::uint32_t header_bytes;
-    std::atomic<std::uint64_t> init_owner;  // pid of the process setting the segment up
+    std::atomic<std::uint64_t> init_owner;  // who sets the segment up: PID namespace << 32 | pid
     std::atomic<std::uint32_t> ready;       // 1 once set up
     std::uint32_t pid_namespace;            // its users' (check_pid_namespace); 0: unknown
 

@@ -301,6 +301,7 @@ class mapped_log {
         // takes the log for abandoned and recovers it while we work.
         const detail::file_descriptor header_fd =
             detail::open_file(dir / "header", O_RDWR, 0, "opening " + (dir / "header").string());
+        const bool alone = ::flock(header_fd.get(), LOCK_EX | LOCK_NB) == 0;
         while (::flock(header_fd.get(), LOCK_SH) != 0 && errno == EINTR) {
         }
         auto m = map_header_only(dir);
@@ -310,11 +311,12 @@ class mapped_log {
                                            " is not a log header of this version (format " +
                                            std::to_string(detail::log_format_version) +
                                            "), or is still being created; nothing was removed");
-        // Whether a member lives is told by its process ID.
-        detail::check_pid_namespace(
-            m->header->pid_namespace,
-            "removing group '" + std::string(group_name) + "' of log '" + std::string(name) + "'",
-            "or remove the group from a process of theirs");
+        // Whether a member lives is told by its process ID (alone, none does).
+        if (!alone)
+            detail::check_pid_namespace(m->header->pid_namespace,
+                                        "removing group '" + std::string(group_name) +
+                                            "' of log '" + std::string(name) + "'",
+                                        "or remove the group from a process of theirs");
         const bool removed = detail::remove_group(m->header->groups, group_name, name);
         if (removed)
             m->header->space.wake();  // producers may have waited for its room
@@ -622,6 +624,15 @@ class mapped_log {
         std::mutex sync_error_mutex;
         std::exception_ptr sync_error;
         std::unique_ptr<detail::periodic_thread> syncer;  // last: stops first
+
+        // In a child of fork() (detail::adopt_handle): the syncer and what it
+        // reported are the parent's. Its object is left alone.
+        void forget_parent_threads() noexcept {
+            (void)syncer.release();
+            no_syncer = false;
+            sync_failed.store(false, std::memory_order_relaxed);
+            sync_error = nullptr;
+        }
         // Oldest retained record, for the oldest segment seen.
         std::uint64_t oldest_k = no_pos, oldest_first = 0;
 

@@ -779,10 +779,8 @@ class shm_ring {
     static void initialise(detail::ring_header& h, std::size_t slots, std::size_t slot_size,
                            std::size_t payload, bool is_lossy, std::uint32_t ns) {
         const auto me = detail::process_id::self();
-        // Before init_owner: a waiter that sees this setter also sees its
-        // namespace, and judges its life only from the same one.
         std::atomic_ref(h.pid_namespace).store(ns, std::memory_order_relaxed);
-        h.init_owner.store(me.pid, std::memory_order_release);
+        h.init_owner.store(setter(me.pid, ns), std::memory_order_release);
         // Everything past the fixed 32 bytes starts from zero (a dead
         // initialiser may have left half a header behind).
         std::memset(reinterpret_cast<std::byte*>(&h) + 32, 0, detail::ring_header_bytes - 32);
@@ -817,7 +815,8 @@ class shm_ring {
                 return;  // garbage: validate() says so
             std::uint64_t owner = h.init_owner.load(std::memory_order_acquire);
             // A setter of another namespace cannot be judged from here.
-            if (const std::uint32_t theirs = pid_namespace_of(h); theirs != 0 && theirs != ns)
+            if (const auto theirs = static_cast<std::uint32_t>(owner >> 32);
+                theirs != 0 && theirs != ns)
                 detail::check_pid_namespace(theirs, "shared-memory stream '" + m.name + "'",
                                             "or remove the stream with shm_ring<T>::remove");
             const bool owner_dead =
@@ -825,7 +824,8 @@ class shm_ring {
             const bool never_started =
                 owner == 0 && std::chrono::steady_clock::now() > give_up - std::chrono::seconds(4);
             if ((owner_dead || never_started) &&
-                h.init_owner.compare_exchange_strong(owner, detail::process_id::self().pid)) {
+                h.init_owner.compare_exchange_strong(owner,
+                                                     setter(detail::process_id::self().pid, ns))) {
                 if (h.capacity != 0) {  // keep the size the segment was made for
                     slots = h.capacity;
                     slot_size = h.slot_size;
@@ -841,6 +841,13 @@ class shm_ring {
                                                "shm_ring<T>::remove and open it again");
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
+    }
+
+    // Who sets the ring up: its pid, and in the high half its PID namespace,
+    // which a waiter reads in the same load (one of another namespace must
+    // not judge whether the setter lives).
+    static std::uint64_t setter(std::uint32_t pid, std::uint32_t ns) noexcept {
+        return (std::uint64_t{ns} << 32) | pid;
     }
 
     // The namespace of the ring's users; written once, while the ring is set up.
