@@ -174,6 +174,20 @@ int open_from_another_namespace(const std::string& name, bool own_proc = true,
         own_proc);
 }
 
+// Nor may such a process remove a group: whether its members live is told
+// by their process IDs. 0 when it is refused with errc::pid_namespace.
+template <class Storage>
+int remove_group_from_another_namespace(const std::string& name) {
+    return in_new_pid_namespace([&] {
+        try {
+            (void)Storage::remove_group(name, "default");
+        } catch (const om::error& e) {
+            return e.code() == om::errc::pid_namespace;
+        }
+        return false;
+    });
+}
+
 #define SKIP_WITHOUT_PID_NAMESPACES(code)                                                    \
     if ((code) == cannot_unshare)                                                            \
     GTEST_SKIP() << "cannot make a PID namespace here (needs root or user namespaces); the " \
@@ -191,16 +205,8 @@ TEST(pid_namespace, a_shared_memory_stream_refuses_a_process_of_another_pid_name
             om::shm_ring<std::uint64_t>::remove(name);
         SKIP_WITHOUT_PID_NAMESPACES(code);
         EXPECT_EQ(code, 0) << "2: the foreign process opened the stream; 1: see its message";
-        // Nor may it remove a group: whether its members live is told by pid.
-        EXPECT_EQ(in_new_pid_namespace([&] {
-                      try {
-                          (void)om::shm_ring<std::uint64_t>::remove_group(name, "default");
-                      } catch (const om::error& e) {
-                          return e.code() == om::errc::pid_namespace;
-                      }
-                      return false;
-                  }),
-                  0);
+        EXPECT_EQ(remove_group_from_another_namespace<om::shm_ring<std::uint64_t>>(name), 0)
+            << "a process of another namespace removed a group of a ring in use";
     }
     // The segment outlives its users and still names their namespace.
     EXPECT_EQ(open_from_another_namespace<ring>(name), 0);
@@ -231,15 +237,7 @@ TEST(pid_namespace, a_log_refuses_a_process_of_another_pid_namespace_while_it_is
         const int code = open_from_another_namespace<log>(name);
         SKIP_WITHOUT_PID_NAMESPACES(code);
         EXPECT_EQ(code, 0) << "2: the foreign process opened the log; 1: see its message";
-        EXPECT_EQ(in_new_pid_namespace([&] {
-                      try {
-                          (void)om::mapped_log<std::uint64_t>::remove_group(name, "default");
-                      } catch (const om::error& e) {
-                          return e.code() == om::errc::pid_namespace;
-                      }
-                      return false;
-                  }),
-                  0)
+        EXPECT_EQ(remove_group_from_another_namespace<om::mapped_log<std::uint64_t>>(name), 0)
             << "a process of another namespace removed a group of a log in use";
     }
     // Nobody uses it now: a process of any namespace may take it over, and
