@@ -1971,10 +1971,25 @@ class mapped_log {
         });
     }
 
-    // Durability and retention after an append.
+    // Durability and retention after an append. The common case (no sync
+    // policy, within a segment's quarter) is a few compares, kept inline.
     void after_write(const detail::log_position& from, const detail::log_position& to,
                      std::size_t n, std::int64_t now_ns) {
+        const sync_policy& policy = m_->durability;
+        if (policy.always || policy.every_records != 0 || policy.every.count() != 0) [[unlikely]]
+            sync_after_write(from, to, n);
         const auto D = m_->data_size;
+        if (from.pos / D != to.pos / D || to.pos % D == 0) [[unlikely]] {
+            retire(now_ns);  // a new segment: maybe an old one can go
+            prune_segments();
+        }
+        const unsigned quarter = D.shift - 2;
+        if ((from.pos >> quarter) != (to.pos >> quarter)) [[unlikely]]
+            map_ahead(from.pos, to.pos, true);
+    }
+
+    [[gnu::noinline]] void sync_after_write(const detail::log_position& from,
+                                            const detail::log_position& to, std::size_t n) {
         const sync_policy& policy = m_->durability;
         if (policy.always) {
             sync_range(from.pos, to.pos);
@@ -1983,31 +1998,26 @@ class mapped_log {
             // synced only by checkpoint(): a stale one just checks more.
             detail::log_position cp = from;
             detail::compare_exchange(m_->header->checkpoint, cp, to);
-        } else if (policy.every_records != 0 || policy.every.count() != 0) {
-            if (policy.every_records != 0) {
-                local_->unsynced += n;
-                if (local_->unsynced >= policy.every_records) {
+            return;
+        }
+        if (policy.every_records != 0) {
+            local_->unsynced += n;
+            if (local_->unsynced >= policy.every_records) {
+                checkpoint();
+                local_->unsynced = 0;
+            }
+        }
+        if (policy.every.count() != 0) {
+            // Release: the syncer that sees it sees the records too.
+            local_->dirty.store(true, std::memory_order_release);
+            if (local_->no_syncer) [[unlikely]] {
+                const auto now = std::chrono::steady_clock::now();
+                if (now - local_->last_sync >= policy.every) {
                     checkpoint();
-                    local_->unsynced = 0;
-                }
-            }
-            if (policy.every.count() != 0) {
-                // Release: the syncer that sees it sees the records too.
-                local_->dirty.store(true, std::memory_order_release);
-                if (local_->no_syncer) [[unlikely]] {
-                    const auto now = std::chrono::steady_clock::now();
-                    if (now - local_->last_sync >= policy.every) {
-                        checkpoint();
-                        local_->last_sync = now;
-                    }
+                    local_->last_sync = now;
                 }
             }
         }
-        if (from.pos / D != to.pos / D || to.pos % D == 0) {
-            retire(now_ns);  // a new segment: maybe an old one can go
-            prune_segments();
-        }
-        map_ahead(from.pos, to.pos, true);
     }
 
     // Before the first append's claim, so that a failure to start it never
