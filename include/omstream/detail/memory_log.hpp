@@ -480,9 +480,13 @@ class memory_log {
                         "'; split the record or open the stream with a larger om::max_record_size");
     }
 
-    bool has_room(std::size_t n) const noexcept {
-        return settings_.capacity == 0 ||
-               tail_.seq + n - watermark_.load(std::memory_order_acquire) <= settings_.capacity;
+    // Under producer_lock_. Reads watermark_ (a line the consumers write)
+    // only when the room last seen is used up: the watermark never falls.
+    bool has_room(std::size_t n) noexcept {
+        if (settings_.capacity == 0 || tail_.seq + n <= room_end_)
+            return true;
+        room_end_ = watermark_.load(std::memory_order_acquire) + settings_.capacity;
+        return tail_.seq + n <= room_end_;
     }
     bool has_room_unlocked(std::size_t n, biased_lock::owner* me) {
         biased_lock::guard lock(producer_lock_, me);
@@ -745,7 +749,14 @@ class memory_log {
                                             : std::numeric_limits<std::uint64_t>::max();
         for (const auto& g : groups_)
             low = std::min(low, g.committed());
+        const std::uint64_t before = watermark_.load(std::memory_order_relaxed);
         watermark_.store(low, std::memory_order_release);
+        if (low < before) [[unlikely]] {
+            // Producers keep the room they last saw (has_room()); a watermark
+            // that falls (the last group of a kept stream removed) takes it back.
+            biased_lock::guard lock(producer_lock_, nullptr);
+            room_end_ = 0;
+        }
     }
 
     void release() {
@@ -797,7 +808,8 @@ class memory_log {
 
     // Producers' side.
     alignas(64) biased_lock producer_lock_;
-    memory_cursor tail_;  // where the next frame goes
+    memory_cursor tail_;          // where the next frame goes
+    std::uint64_t room_end_ = 0;  // records below this have room (has_room())
     // Released chunks, reused by roll(): under a lock of their own, so that
     // a consumer that releases a chunk does not revoke a producer's bias.
     spin_lock free_lock_;
