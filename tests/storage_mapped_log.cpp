@@ -1106,6 +1106,38 @@ std::uint64_t checkpoint_seq(const std::string& name) {
     return seq;
 }
 
+// The checkpoint once it reaches `seq`, or as it stands after 10 s.
+std::uint64_t synced_to(const std::string& name, std::uint64_t seq) {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (checkpoint_seq(name) < seq && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(1ms);
+    return checkpoint_seq(name);
+}
+
+// Runs `body` in a child that then waits, its handles open, until killed.
+// Returns the child's pid once `body` has returned true, or -1 if it failed.
+template <class Body>
+pid_t spawn_then_pause(Body body) {
+    int ready[2];
+    if (::pipe(ready) != 0)
+        return -1;
+    const pid_t child = spawn([&] {
+        ::close(ready[0]);
+        const char c = 1;
+        if (!body() || ::write(ready[1], &c, 1) != 1)
+            return false;
+        for (;;)
+            ::pause();
+    });
+    ::close(ready[1]);
+    char c = 0;
+    const bool ready_seen = ::read(ready[0], &c, 1) == 1;
+    ::close(ready[0]);
+    if (!ready_seen)
+        ::waitpid(child, nullptr, 0);
+    return ready_seen ? child : -1;
+}
+
 // sync_every(interval) syncs on time while its producer pauses: a producer
 // process appends 10 records with a 20 ms interval, then waits without
 // closing. The checkpoint (read from the header file) reaches its records
@@ -1113,30 +1145,19 @@ std::uint64_t checkpoint_seq(const std::string& name) {
 // below the checkpoint, is not cut by recovery, and the reader refuses it.
 TEST_F(mapped_log_test, sync_every_interval_syncs_while_the_producer_pauses) {
     const auto name = fresh("sync-interval");
-    int ready[2];
-    ASSERT_EQ(::pipe(ready), 0);
-    const pid_t child = spawn([&] {
-        ::close(ready[0]);
-        auto p =
-            u64_stream::open(name, om::segment_size = 65536, om::durability = om::sync_every(20ms));
+    // The producer never closes its handle: only the interval can sync.
+    std::optional<u64_stream> p;
+    const pid_t child = spawn_then_pause([&] {
+        p = u64_stream::open(name, om::segment_size = 65536, om::durability = om::sync_every(20ms));
         for (std::uint64_t i = 0; i < 10; ++i)
-            p.append(i);
-        const char c = 1;
-        if (::write(ready[1], &c, 1) != 1)
-            return false;
-        for (;;)
-            ::pause();  // never closes the handle: only the interval can sync
+            p->append(i);
+        return true;
     });
-    ::close(ready[1]);
-    char c = 0;
-    ASSERT_EQ(::read(ready[0], &c, 1), 1) << "the producer failed: see its message";
-    ::close(ready[0]);
+    ASSERT_GT(child, 0) << "the producer failed: see its message";
 
-    const auto give_up = std::chrono::steady_clock::now() + 10s;
-    while (checkpoint_seq(name) < 10 && std::chrono::steady_clock::now() < give_up)
-        std::this_thread::sleep_for(1ms);
+    const std::uint64_t synced = synced_to(name, 10);
     kill_and_reap(child);
-    EXPECT_EQ(checkpoint_seq(name), 10u) << "the paused producer's records were never synced";
+    EXPECT_EQ(synced, 10u) << "the paused producer's records were never synced";
 
     damage_record(name, 5);
     auto s = u64_stream::open(name, om::size = 10);
@@ -1156,29 +1177,14 @@ TEST_F(mapped_log_test, a_child_of_fork_syncs_by_interval_with_a_thread_of_its_o
                               om::size = 20);
     for (std::uint64_t i = 0; i < 10; ++i)
         p.append(i);
-    const auto synced_to = [&](std::uint64_t seq) {
-        const auto give_up = std::chrono::steady_clock::now() + 10s;
-        while (checkpoint_seq(name) < seq && std::chrono::steady_clock::now() < give_up)
-            std::this_thread::sleep_for(1ms);
-        return checkpoint_seq(name);
-    };
-    ASSERT_EQ(synced_to(10), 10u) << "the parent's records were never synced";
-    int ready[2];
-    ASSERT_EQ(::pipe(ready), 0);
-    const pid_t child = spawn([&] {
+    ASSERT_EQ(synced_to(name, 10), 10u) << "the parent's records were never synced";
+    const pid_t child = spawn_then_pause([&] {
         for (std::uint64_t i = 10; i < 20; ++i)
             p.append(i);
-        const char c = 1;
-        if (::write(ready[1], &c, 1) != 1)
-            return false;
-        for (;;)
-            ::pause();
+        return true;
     });
-    ::close(ready[1]);
-    char c = 0;
-    ASSERT_EQ(::read(ready[0], &c, 1), 1) << "the child failed: see its message";
-    ::close(ready[0]);
-    EXPECT_EQ(synced_to(20), 20u) << "the child's records were never synced";
+    ASSERT_GT(child, 0) << "the child failed: see its message";
+    EXPECT_EQ(synced_to(name, 20), 20u) << "the child's records were never synced";
     kill_and_reap(child);
     const auto got = drain(p);
     ASSERT_EQ(got.size(), 20u);

@@ -67,7 +67,7 @@ struct ring_header {
     std::uint32_t header_bytes;
     std::atomic<std::uint64_t> init_owner;  // who sets the segment up: PID namespace << 32 | pid
     std::atomic<std::uint32_t> ready;       // 1 once set up
-    std::uint32_t pid_namespace;            // its users' (check_pid_namespace); 0: unknown
+    std::uint32_t reserved;
 
     std::uint32_t creator_pid;
     std::uint32_t max_payload;  // bytes of the largest record (max_record_size)

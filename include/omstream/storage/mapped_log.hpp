@@ -606,12 +606,14 @@ class mapped_log {
         } idle;
         std::chrono::steady_clock::time_point last_dead_check{};
         bool others_out = false;
-        // Producer side: the segment written last, and what is not yet synced.
+        // Producer side: the segment written last.
         std::uint64_t segment_k = no_pos;
         std::byte* segment_base = nullptr;
         // Consumer side: the frames of the segment read last.
         std::uint64_t read_k = no_pos;
         std::byte* read_data = nullptr;
+        // Oldest retained record, for the oldest segment seen.
+        std::uint64_t oldest_k = no_pos, oldest_first = 0;
         std::uint64_t unsynced = 0;  // records since the last sync by count
         // sync_every(interval): a thread started at the first append syncs
         // what came since its last look, each interval, even while the
@@ -633,8 +635,6 @@ class mapped_log {
             sync_failed.store(false, std::memory_order_relaxed);
             sync_error = nullptr;
         }
-        // Oldest retained record, for the oldest segment seen.
-        std::uint64_t oldest_k = no_pos, oldest_first = 0;
 
         void reset() noexcept {
             have_pending = false;

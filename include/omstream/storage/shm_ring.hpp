@@ -602,8 +602,7 @@ class shm_ring {
             detail::leave_group(member);
             if (producer >= 0) {
                 auto& h = *mapping->header;
-                detail::sole_producer<detail::producer_slot>(h.sole, h.producers)
-                    .release(static_cast<std::size_t>(producer), sole_id);
+                sole_claims(h).release(static_cast<std::size_t>(producer), sole_id);
                 auto& p = h.producers[producer];
                 p.token.store(0, std::memory_order_release);
             }
@@ -779,7 +778,6 @@ class shm_ring {
     static void initialise(detail::ring_header& h, std::size_t slots, std::size_t slot_size,
                            std::size_t payload, bool is_lossy, std::uint32_t ns) {
         const auto me = detail::process_id::self();
-        std::atomic_ref(h.pid_namespace).store(ns, std::memory_order_relaxed);
         h.init_owner.store(setter(me.pid, ns), std::memory_order_release);
         // Everything past the fixed 32 bytes starts from zero (a dead
         // initialiser may have left half a header behind).
@@ -850,9 +848,9 @@ class shm_ring {
         return (std::uint64_t{ns} << 32) | pid;
     }
 
-    // The namespace of the ring's users; written once, while the ring is set up.
-    static std::uint32_t pid_namespace_of(detail::ring_header& h) noexcept {
-        return std::atomic_ref(h.pid_namespace).load(std::memory_order_relaxed);
+    // The namespace of the ring's users: its setter's, kept in init_owner.
+    static std::uint32_t pid_namespace_of(const detail::ring_header& h) noexcept {
+        return static_cast<std::uint32_t>(h.init_owner.load(std::memory_order_acquire) >> 32);
     }
 
     static void validate(const detail::ring_mapping& m, std::size_t shm_size) {
@@ -901,6 +899,12 @@ class shm_ring {
     // --- producing ---
 
     std::size_t max_payload() const noexcept { return m_->header->max_payload; }
+
+    // Who claims plainly (detail/sole_producer.hpp).
+    static detail::sole_producer<detail::producer_slot> sole_claims(
+        detail::ring_header& h) noexcept {
+        return {h.sole, h.producers};
+    }
 
     int producer_slot() {
         if (local_->producer >= 0)
@@ -973,8 +977,8 @@ class shm_ring {
             detail::host_wait_word(h.consumers).wake();
             return true;
         }
-        using claim = detail::sole_producer<detail::producer_slot>::claim;
-        const detail::sole_producer<detail::producer_slot> sole(h.sole, h.producers);
+        const auto sole = sole_claims(h);
+        using claim = std::remove_cvref_t<decltype(sole)>::claim;
         for (;;) {
             if (t + n > local_->low_cache + h.capacity) {
                 local_->low_cache = detail::lowest_committed(m_->header->groups);
