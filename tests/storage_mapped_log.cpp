@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <latch>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -561,6 +562,87 @@ TEST_F(mapped_log_test, a_new_group_starts_where_it_is_told) {
     std::uint64_t v = 0;
     ASSERT_TRUE(newest.poll([&](const om::window<std::uint64_t>& w) { v = *w.begin(); }));
     EXPECT_EQ(v, 99'999u);
+}
+
+// A group far behind reads the log in parts (about 1 MiB of frames at first),
+// so its first window does not wait for the whole backlog to be read and
+// checked: here it comes although a record near the end is damaged, which a
+// read to the end would refuse first. Every record before the damaged one is
+// delivered; the damaged one is refused, and nothing after it is delivered.
+TEST_F(mapped_log_test, a_group_far_behind_gets_its_first_window_without_reading_to_the_end) {
+    const auto name = fresh("far-behind");
+    constexpr std::uint64_t n = 200'000;  // 6.4 MB of 32-byte frames, in one 8 MiB segment
+    {
+        auto p = u64_stream::open(name, om::segment_size = 8 << 20);
+        std::vector<std::uint64_t> batch(1000);
+        for (std::uint64_t i = 0; i < n; i += batch.size()) {
+            std::iota(batch.begin(), batch.end(), i);
+            p.append(batch);
+        }
+        p.storage().sync();  // the next open trusts the frames and leaves the check to readers
+    }
+    damage_record(name, n - 10);
+    auto s = u64_stream::open(name, om::size = 10);
+    std::vector<std::uint64_t> first;
+    ASSERT_TRUE(s.poll([&](const auto& w) { first.assign(w.begin(), w.end()); }));
+    EXPECT_EQ(first, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+    std::uint64_t expected = 10;
+    bool in_order = true;
+    try {
+        while (s.poll([&](const auto& w) {
+            for (auto v : w)
+                in_order = in_order && v == expected++;
+        })) {
+        }
+        FAIL() << "the damaged record must not be delivered";
+    } catch (const om::error& e) {
+        EXPECT_EQ(e.code(), om::errc::corrupt) << e.what();
+    }
+    EXPECT_TRUE(in_order);
+    EXPECT_EQ(expected, n - 10);  // every record before the damage
+}
+
+// Reading in parts changes no window: an emitter that waits for more than a
+// part holds, or takes all of it, is asked again with more. Windows larger
+// than the first part (1 MiB is 32,768 frames of 32 bytes) come whole.
+TEST_F(mapped_log_test, windows_larger_than_a_read_part_come_whole_to_a_group_far_behind) {
+    using clock = om::basic_manual_clock<struct log_far_behind>;
+    const auto name = fresh("far-behind-windows");
+    const auto t0 = clock::time_point(2'000'000s);
+    clock::set(t0);
+    constexpr std::uint64_t per_interval = 50'000;
+    {
+        using timed = om::stream<u64_log, om::basic_fixed_time_window<clock>>;
+        auto p = timed::open(name, om::segment_size = 16 << 20, om::interval = 1s, om::keep = true,
+                             om::group = "fixed");
+        (void)p.poll([](const auto&) {});  // the fixed group's grid starts at t0
+        auto relaxed = om::stream<u64_log, om::basic_relaxed_time_window<clock>>::open(
+            name, om::interval = 1s, om::group = "relaxed");
+        (void)relaxed.poll([](const auto&) {});
+        std::vector<std::uint64_t> batch(1000);
+        for (std::uint64_t i = 0; i < 3 * per_interval; i += batch.size()) {
+            if (i != 0 && i % per_interval == 0)
+                clock::advance(1s);
+            std::iota(batch.begin(), batch.end(), i);
+            p.append(batch);
+        }
+    }
+    clock::advance(1500ms);  // t0 + 3.5 s: three intervals are over
+    auto sizes_of = [&](auto stream) {
+        std::vector<std::size_t> sizes;
+        while (stream.poll([&](const auto& w) { sizes.push_back(w.size()); })) {
+        }
+        return sizes;
+    };
+    const std::vector<std::size_t> three(3, per_interval);
+    EXPECT_EQ(sizes_of(om::stream<u64_log, om::basic_fixed_time_window<clock>>::open(
+                  name, om::interval = 1s, om::group = "fixed")),
+              three);
+    EXPECT_EQ(sizes_of(om::stream<u64_log, om::basic_relaxed_time_window<clock>>::open(
+                  name, om::interval = 1s, om::group = "relaxed")),
+              three);
+    EXPECT_EQ(sizes_of(u64_stream::open(name, om::size = 120'000, om::group = "count")),
+              std::vector<std::size_t>{120'000});
 }
 
 TEST_F(mapped_log_test, producer_processes_and_consumer_processes_share_a_log) {
