@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -26,14 +27,20 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1296,6 +1303,70 @@ TEST_F(mapped_log_test, forking_while_the_interval_sync_runs_never_hangs_the_chi
     }
     EXPECT_EQ(hung, 0) << "a child of fork() hung on a lock its parent's sync thread held";
     EXPECT_EQ(failed, 0) << "see the children's messages";
+}
+
+// Makes the creation of any further thread in this process fail with EAGAIN,
+// as it does for a process at its limit (RLIMIT_NPROC, a cgroup's pids.max):
+// a seccomp filter answers clone3() and clone() with that error (fork() too,
+// so only for a child that forks no more). False where it cannot be set up.
+bool refuse_new_threads() {
+#if defined(__x86_64__)
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+        return false;
+    try {
+        std::thread([] {}).join();
+        return false;  // the filter did not take
+    } catch (const std::system_error&) {
+        return true;
+    }
+#else
+    return false;
+#endif
+}
+
+// A producer that can start no thread still keeps its promises: sync_every's
+// interval is checked by its appends (an append after the interval syncs
+// what came before it and itself), and segments roll without the helper that
+// maps the next one ahead. The child checks it all with threads refused.
+TEST_F(mapped_log_test, a_producer_that_can_start_no_thread_syncs_at_its_appends_and_rolls) {
+    const auto name = fresh("no-threads");
+    constexpr std::uint64_t n = 10'000;  // about five segments of 64 KiB
+    const int code = in_child([&] {
+        if (!refuse_new_threads()) {
+            std::fprintf(stderr, "cannot refuse threads here (seccomp): nothing checked\n");
+            return true;
+        }
+        auto p = u64_stream::open(name, om::segment_size = 65536,
+                                  om::durability = om::sync_every(50ms), om::size = n + 1);
+        for (std::uint64_t i = 0; i < n; ++i)
+            p.append(i);
+        std::this_thread::sleep_for(60ms);  // the interval passes with no append
+        p.append(n);
+        const std::uint64_t synced = checkpoint_seq(name);
+        if (synced != n + 1) {
+            std::fprintf(stderr, "the append after the interval left the checkpoint at %llu\n",
+                         static_cast<unsigned long long>(synced));
+            return false;
+        }
+        const auto got = drain(p);
+        for (std::uint64_t i = 0; i <= n; ++i)
+            if (got.size() != n + 1 || got[i] != i)
+                return false;
+        return true;
+    });
+    EXPECT_EQ(code, 0) << "see the child's message";
 }
 
 TEST_F(mapped_log_test, every_append_durability_and_sync_work) {
