@@ -462,13 +462,15 @@ class mapped_log {
                 auto state = b.state;
                 const detail::picked p = pick(view, std::span<std::byte, 64>(state));
                 // The view stops short of what is published (a group far
-                // behind): an emitter that waits for more, or takes all of
-                // it, might decide otherwise with the rest, so it is asked
-                // again with more (twice as much each time: the emitters'
-                // scans of the view add up to at most twice the last).
-                if (local_->front_bad != nullptr && p.what == action::wait)
+                // behind), or at a damaged frame: an emitter that waits for
+                // more, or takes all of it, might decide otherwise with the
+                // rest. So it is asked again with more (reading twice as much
+                // more each time: its scans of the view add up to about twice
+                // the last), or, at a damaged frame, the poll throws.
+                const bool needs_more = p.what == action::wait || p.count == pending;
+                if (local_->front_bad != nullptr && needs_more)
                     throw corrupt_at(local_->front_pos, local_->front_bad);
-                if (local_->front_short && (p.what == action::wait || p.count == pending)) {
+                if (local_->front_short && needs_more) {
                     budget *= 2;
                     extend(budget);
                     b.next = local_->pend_seq;  // it may have stepped over padding
@@ -1459,8 +1461,8 @@ class mapped_log {
             }
             l.stuck.clear();
             if (f.kind == detail::frame_check::bad) {
-                // The records before it are sound: they are delivered first,
-                // and a claim that waits for more throws (claim()).
+                // The records before it are sound: windows the emitter can
+                // decide without it are delivered first (claim()).
                 if (l.pend_count == 0)
                     throw corrupt_at(l.front_pos, f.why);
                 l.front_bad = f.why;
