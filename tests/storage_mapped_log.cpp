@@ -9,6 +9,7 @@
 #include "support/sole_producer_checks.hpp"
 #include "support/stalling_record.hpp"
 #include "support/throwing_record.hpp"
+#include "support/view_noting_window.hpp"
 #include "support/wake_rounds.hpp"
 
 #include <gtest/gtest.h>
@@ -571,30 +572,6 @@ TEST_F(mapped_log_test, a_new_group_starts_where_it_is_told) {
     EXPECT_EQ(v, 99'999u);
 }
 
-// Windows of ten that note how many pending records the first look showed.
-struct view_noting_window {
-    using emitter_concept = om::emitter_tag;
-    using clock_type = std::chrono::system_clock;
-    using time_point = clock_type::time_point;
-    struct state_type {};
-    using accepted_options = boost::hana::tuple<>;
-    static inline std::size_t first_view = 0;
-
-    template <class Options>
-    static view_noting_window from_options(const Options&) {
-        return {};
-    }
-    state_type start(time_point) const noexcept { return {}; }
-    template <class T>
-    om::decision<clock_type> next(const om::window<T>& pending, state_type&, time_point) const {
-        if (first_view == 0)
-            first_view = pending.size();
-        if (pending.size() < 10)
-            return om::decision<clock_type>::wait(time_point::max(), 10 - pending.size());
-        return om::decision<clock_type>::emit(10);
-    }
-};
-
 // A group far behind reads the log in parts (about 1 MiB of frames at first),
 // so that its first window does not wait for the whole backlog to be read
 // and checked: its emitter's first view holds about 32,768 of the 200,000
@@ -615,8 +592,8 @@ TEST_F(mapped_log_test, a_group_far_behind_reads_the_log_in_parts_up_to_a_damage
     }
     constexpr std::uint64_t damaged = n - 5;
     damage_record(name, damaged);
-    view_noting_window::first_view = 0;
-    auto s = om::stream<u64_log, view_noting_window>::open(name);
+    om::testing::view_noting_window::first_view = 0;
+    auto s = om::stream<u64_log, om::testing::view_noting_window>::open(name);
     std::uint64_t expected = 0;
     bool in_order = true;
     auto check = [&](const auto& w) {
@@ -624,8 +601,9 @@ TEST_F(mapped_log_test, a_group_far_behind_reads_the_log_in_parts_up_to_a_damage
             in_order = in_order && v == expected++;
     };
     ASSERT_TRUE(s.poll(check));
-    EXPECT_GT(view_noting_window::first_view, 10'000u);
-    EXPECT_LT(view_noting_window::first_view, 40'000u) << "the first poll read the whole log";
+    EXPECT_GT(om::testing::view_noting_window::first_view, 10'000u);
+    EXPECT_LT(om::testing::view_noting_window::first_view, 40'000u)
+        << "the first poll read the whole log";
     try {
         while (s.poll(check)) {
         }
@@ -636,49 +614,6 @@ TEST_F(mapped_log_test, a_group_far_behind_reads_the_log_in_parts_up_to_a_damage
     EXPECT_TRUE(in_order);
     // Records 199,990-199,994 are sound, but their window needs the damaged one.
     EXPECT_EQ(expected, damaged - damaged % 10);
-}
-
-// Reading in parts changes no window: an emitter that waits for more than a
-// part holds, or takes all of it, is asked again with more. Windows larger
-// than the first part (1 MiB is 32,768 frames of 32 bytes) come whole.
-TEST_F(mapped_log_test, windows_larger_than_a_read_part_come_whole_to_a_group_far_behind) {
-    using clock = om::basic_manual_clock<struct log_far_behind>;
-    const auto name = fresh("far-behind-windows");
-    const auto t0 = clock::time_point(2'000'000s);
-    clock::set(t0);
-    constexpr std::uint64_t per_interval = 50'000;
-    {
-        using timed = om::stream<u64_log, om::basic_fixed_time_window<clock>>;
-        auto p = timed::open(name, om::segment_size = 16 << 20, om::interval = 1s, om::keep = true,
-                             om::group = "fixed");
-        (void)p.poll([](const auto&) {});  // the fixed group's grid starts at t0
-        auto relaxed = om::stream<u64_log, om::basic_relaxed_time_window<clock>>::open(
-            name, om::interval = 1s, om::group = "relaxed");
-        (void)relaxed.poll([](const auto&) {});
-        std::vector<std::uint64_t> batch(1000);
-        for (std::uint64_t i = 0; i < 3 * per_interval; i += batch.size()) {
-            if (i != 0 && i % per_interval == 0)
-                clock::advance(1s);
-            std::iota(batch.begin(), batch.end(), i);
-            p.append(batch);
-        }
-    }
-    clock::advance(1500ms);  // t0 + 3.5 s: three intervals are over
-    auto sizes_of = [&](auto stream) {
-        std::vector<std::size_t> sizes;
-        while (stream.poll([&](const auto& w) { sizes.push_back(w.size()); })) {
-        }
-        return sizes;
-    };
-    const std::vector<std::size_t> three(3, per_interval);
-    EXPECT_EQ(sizes_of(om::stream<u64_log, om::basic_fixed_time_window<clock>>::open(
-                  name, om::interval = 1s, om::group = "fixed")),
-              three);
-    EXPECT_EQ(sizes_of(om::stream<u64_log, om::basic_relaxed_time_window<clock>>::open(
-                  name, om::interval = 1s, om::group = "relaxed")),
-              three);
-    EXPECT_EQ(sizes_of(u64_stream::open(name, om::size = 120'000, om::group = "count")),
-              std::vector<std::size_t>{120'000});
 }
 
 TEST_F(mapped_log_test, producer_processes_and_consumer_processes_share_a_log) {

@@ -683,6 +683,52 @@ TYPED_TEST_P(storage_suite, a_watching_member_takes_a_window_another_member_gave
     EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2, 3}));
 }
 
+// A group far behind may see its backlog in parts (memory and mapped_log
+// show at first 65,536 records or 1 MiB of frames): an emitter that waits for
+// more, or takes the whole view, is asked again with more, so windows larger
+// than a part come whole, as they would from the whole backlog at once.
+TYPED_TEST_P(storage_suite, windows_larger_than_a_first_view_come_whole_to_a_group_far_behind) {
+    using clock = basic_manual_clock<TypeParam>;
+    using fixed = basic_fixed_time_window<clock>;
+    using relaxed = basic_relaxed_time_window<clock>;
+    const auto name = this->fresh();
+    const auto t0 = typename clock::time_point(std::chrono::seconds(3'000'000));
+    clock::set(t0);
+    constexpr std::uint64_t per_interval = 100'000;
+    constexpr std::uint64_t capacity = std::uint64_t{1} << 19;
+    auto fixed_group = this->template open<std::uint64_t, fixed>(
+        name, omstream::capacity = capacity, omstream::interval = std::chrono::seconds(1),
+        omstream::group = "fixed");
+    auto relaxed_group = this->template open<std::uint64_t, relaxed>(
+        name, omstream::capacity = capacity, omstream::interval = std::chrono::seconds(1),
+        omstream::group = "relaxed");
+    auto count_group = this->template open<std::uint64_t>(
+        name, omstream::capacity = capacity, omstream::size = 150'000, omstream::group = "count");
+    // The first polls join the groups; the time windows' grids start at t0.
+    EXPECT_FALSE(fixed_group.poll([](const auto&) {}));
+    EXPECT_FALSE(relaxed_group.poll([](const auto&) {}));
+    EXPECT_FALSE(count_group.poll([](const auto&) {}));
+    std::vector<std::uint64_t> batch(1000);
+    for (std::uint64_t i = 0; i < 3 * per_interval; i += batch.size()) {
+        if (i != 0 && i % per_interval == 0)
+            clock::advance(std::chrono::seconds(1));
+        for (std::size_t k = 0; k < batch.size(); ++k)
+            batch[k] = i + k;
+        fixed_group.append(batch);
+    }
+    clock::advance(std::chrono::milliseconds(1500));  // t0 + 3.5 s: three intervals are over
+    auto sizes_of = [](auto& s) {
+        std::vector<std::size_t> sizes;
+        while (s.poll([&](const auto& w) { sizes.push_back(w.size()); })) {
+        }
+        return sizes;
+    };
+    const std::vector<std::size_t> three(3, per_interval);
+    EXPECT_EQ(sizes_of(fixed_group), three);
+    EXPECT_EQ(sizes_of(relaxed_group), three);
+    EXPECT_EQ(sizes_of(count_group), (std::vector<std::size_t>{150'000, 150'000}));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     storage_suite, open_creates_then_attaches, sequence_numbers_are_dense_and_created_is_stamped,
     variable_length_records_round_trip, batch_append_is_published_at_once_and_in_order,
@@ -700,6 +746,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     idle_polls_notice_a_new_record_and_the_deadline_at_once,
     apply_wakes_for_the_deadline_after_idle_polls,
     a_window_comes_with_its_last_record_while_polls_watch_ahead,
-    a_watching_member_takes_a_window_another_member_gave_back);
+    a_watching_member_takes_a_window_another_member_gave_back,
+    windows_larger_than_a_first_view_come_whole_to_a_group_far_behind);
 
 }  // namespace omstream::testing

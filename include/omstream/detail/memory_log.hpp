@@ -42,6 +42,8 @@ namespace omstream::detail {
 inline constexpr std::size_t default_max_record_size = 16u << 20;
 inline constexpr std::size_t default_chunk_size = 1u << 20;
 inline constexpr std::size_t max_free_chunks = 4;  // released chunks kept for reuse
+// Records an emitter sees at first of a group's backlog (memory_log::claim()).
+inline constexpr std::uint64_t first_view_records = std::uint64_t{1} << 16;
 
 struct memory_log_settings {
     std::size_t capacity = 0;  // 0: unbounded
@@ -343,17 +345,32 @@ class memory_log {
             ++g->version;
             return handed_out(ticket, buffers);
         }
-        scan();
+        // A group with a first view's worth scanned already needs no scan
+        // unless its emitter asks for more (below).
+        bool scanned_all = scan_.seq - g->next.seq < first_view_records && scan(first_view_records);
         const std::int64_t now_ns = now();
         last_now_ns_ = now_ns;
         if (settings_.max_age.count() != 0)
             skip_expired(*g, now_ns);
+        std::uint64_t limit = first_view_records;
         for (;;) {
-            const std::size_t pending =
-                spans_from(g->next, std::numeric_limits<std::uint64_t>::max(), buffers.pending);
+            const std::size_t pending = spans_from(g->next, limit, buffers.pending);
             const omstream::window<T> view(buffers.pending, pending, now_ns, g->next.seq);
             auto state = g->state;
             const picked p = pick(view, std::span<std::byte, 64>(state));
+            // A group far behind sees its backlog in parts, so that a poll
+            // costs what its window needs, not what the backlog holds (and
+            // the first look at a long backlog reads only the part). An
+            // emitter that waits for more, or takes the whole view, might
+            // decide otherwise with the rest: it is asked again with twice
+            // as many records (its scans add up to about twice the last).
+            if ((p.what == action::wait || p.count == pending) &&
+                (pending < scan_.seq - g->next.seq || !scanned_all)) {
+                limit *= 2;
+                if (!scanned_all)
+                    scanned_all = scan(limit);
+                continue;
+            }
             if (p.what == action::wait) {
                 detail::check_fillable(p, pending, settings_.capacity, name_);
                 remember_wait(*g, p, idle);
@@ -613,18 +630,21 @@ class memory_log {
         idle = {true, c->data + at, g.version, p.deadline_ns, 0};
     }
 
-    // Moves scan_ over every frame published since the last look.
-    void scan() noexcept {
-        for (;;) {
+    // Moves scan_ over the frames published since the last look, at most
+    // `budget` records of them. True when it reached the last one.
+    bool scan(std::uint64_t budget = std::numeric_limits<std::uint64_t>::max()) noexcept {
+        for (std::uint64_t seen = 0;;) {
             memory_chunk* c = scan_.chunk;
             if (scan_.pos + sizeof(std::uint32_t) > c->size) {
                 if (!follow(scan_))
-                    return;
+                    return true;
                 continue;
             }
             const std::uint32_t length = load_length(c->data + scan_.pos);
             if (length == 0)
-                return;
+                return true;
+            if (seen++ == budget)
+                return false;
             if (length & frame_padding) {
                 follow(scan_);
                 continue;
