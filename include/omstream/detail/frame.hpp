@@ -61,6 +61,20 @@ inline std::size_t stride_of(const std::byte* frame) noexcept {
     return frame_size(header_of(frame).length & frame_length_mask);
 }
 
+// Asks for the cache lines of a frame of `size` bytes that follow the line of
+// its length word, while a consumer waits for that word. When the frame is
+// published, its other lines are then on their way already (or here), and
+// reading it takes about one transfer from the producer's core, not one per
+// line in a row. The one-way p50 of 64-byte records (88-byte frames, two or
+// three lines) fell from 305-320 to 245-250 ns in shm_ring, and from 355-385
+// to 300-350 ns in mapped_log (alternated runs). Prefetches do not fault, so
+// lines past the end of a mapping are harmless.
+inline void prefetch_frame_rest(const std::byte* frame, std::size_t size) noexcept {
+    const auto first = reinterpret_cast<std::uintptr_t>(frame);
+    for (std::uintptr_t line = (first | 63) + 1; line < first + size; line += 64)
+        __builtin_prefetch(reinterpret_cast<const void*>(line));
+}
+
 // A run of committed frames that are contiguous in memory. Windows are made
 // of one or more spans (a ring wraps, a log rolls segments).
 struct frame_span {

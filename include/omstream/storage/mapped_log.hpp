@@ -1579,8 +1579,12 @@ class mapped_log {
         if (!l.idle.valid || ++l.idle.polls % 8 == 0 || l.others_out || l.read_data == nullptr ||
             l.front_pos / m_->data_size != l.read_k)
             return false;
-        return detail::load_length(l.read_data + l.front_pos % m_->data_size) == 0 &&
-               me.group->current.load(std::memory_order_acquire) == l.idle.current &&
+        const std::byte* frame = l.read_data + l.front_pos % m_->data_size;
+        if (detail::load_length(frame) != 0)
+            return false;
+        if constexpr (fixed)
+            detail::prefetch_frame_rest(frame, detail::frame_size(codec<T>::fixed_size));
+        return me.group->current.load(std::memory_order_acquire) == l.idle.current &&
                !now.passed(l.idle.deadline_ns);
     }
 

@@ -1736,9 +1736,13 @@ class shm_ring {
     // unless the watched record arrives first.)
     bool still_idle(const group_handle& me, const detail::lazy_now& now) noexcept {
         auto& idle = local_->idle;
-        return idle.valid && ++idle.polls % idle.full_every != 0 && !local_->others_out &&
-               detail::load_length(m_->slot(idle.end)) == idle.end_word &&
-               me.group->current.load(std::memory_order_acquire) == idle.current &&
+        if (!idle.valid || ++idle.polls % idle.full_every == 0 || local_->others_out)
+            return false;
+        const std::byte* frame = m_->slot(idle.end);
+        if (detail::load_length(frame) != idle.end_word)
+            return false;
+        detail::prefetch_frame_rest(frame, m_->slot_size);
+        return me.group->current.load(std::memory_order_acquire) == idle.current &&
                !now.passed(idle.deadline_ns);
     }
 
