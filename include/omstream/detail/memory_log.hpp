@@ -367,8 +367,11 @@ class memory_log {
             if ((p.what == action::wait || p.count == pending) &&
                 (pending < scan_.seq - g->next.seq || !scanned_all)) {
                 limit *= 2;
-                if (!scanned_all)
+                if (!scanned_all) {
                     scanned_all = scan(limit);
+                    if (settings_.max_age.count() != 0)
+                        skip_expired(*g, now_ns);  // what was just scanned may be too old
+                }
                 continue;
             }
             if (p.what == action::wait) {
@@ -643,12 +646,12 @@ class memory_log {
             const std::uint32_t length = load_length(c->data + scan_.pos);
             if (length == 0)
                 return true;
-            if (seen++ == budget)
-                return false;
             if (length & frame_padding) {
                 follow(scan_);
                 continue;
             }
+            if (seen++ == budget)
+                return false;
             // Fixed-size frames: the next position does not wait for this
             // load, so the loads of a long scan overlap.
             scan_.pos += fixed ? fixed_stride : frame_size(length & frame_length_mask);
