@@ -16,7 +16,7 @@ struct view_noting_window {
     using time_point = clock_type::time_point;
     struct state_type {};
     using accepted_options = boost::hana::tuple<>;
-    static inline std::size_t first_view = 0;  // 0: not looked yet
+    static inline std::size_t first_view = 0;  // 0: no records seen yet (the first non-empty view)
 
     template <class Options>
     static view_noting_window from_options(const Options&) {

@@ -66,8 +66,8 @@ inline std::size_t stride_of(const std::byte* frame) noexcept {
 // published, its other lines are then on their way already (or here), and
 // reading it takes about one transfer from the producer's core, not one per
 // line in a row. The one-way p50 of 64-byte records (88-byte frames, two or
-// three lines) fell from 305-320 to 245-250 ns in shm_ring, and from 355-385
-// to 300-350 ns in mapped_log (alternated runs). Prefetches do not fault, so
+// three lines) fell from 305-320 to 244-252 ns in shm_ring, and from 355-385
+// to 237-352 ns in mapped_log (alternated runs). Prefetches do not fault, so
 // lines past the end of a mapping are harmless.
 inline void prefetch_frame_rest(const std::byte* frame, std::size_t size) noexcept {
     const auto first = reinterpret_cast<std::uintptr_t>(frame);

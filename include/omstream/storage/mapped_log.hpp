@@ -1574,6 +1574,9 @@ class mapped_log {
     // unwritten, the emitter's deadline has not come, and no other member's
     // window is out (those need checks for dead members). Every 8th poll
     // takes the full path anyway, which looks after a dead producer's claim.
+    // It also asks for the rest of the watched frame (prefetch_frame_rest),
+    // for fixed-size records: a variable frame's size is unknown until its
+    // length word is written.
     bool still_idle(const group_handle& me, const detail::lazy_now& now) noexcept {
         auto& l = *local_;
         if (!l.idle.valid || ++l.idle.polls % 8 == 0 || l.others_out || l.read_data == nullptr ||

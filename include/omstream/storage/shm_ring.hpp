@@ -1734,6 +1734,9 @@ class shm_ring {
     // full path reads the slot producers are writing. (Records behind a dead
     // producer's slot then wait for 32 full paths, about 64 ms in apply(),
     // unless the watched record arrives first.)
+    // It also asks for the rest of the watched slot (prefetch_frame_rest),
+    // for fixed-size records: a variable record's slot is as large as the
+    // largest record, and the record may use one line of it.
     bool still_idle(const group_handle& me, const detail::lazy_now& now) noexcept {
         auto& idle = local_->idle;
         if (!idle.valid || ++idle.polls % idle.full_every == 0 || local_->others_out)
@@ -1741,7 +1744,8 @@ class shm_ring {
         const std::byte* frame = m_->slot(idle.end);
         if (detail::load_length(frame) != idle.end_word)
             return false;
-        detail::prefetch_frame_rest(frame, m_->slot_size);
+        if constexpr (fixed)
+            detail::prefetch_frame_rest(frame, m_->slot_size);
         return me.group->current.load(std::memory_order_acquire) == idle.current &&
                !now.passed(idle.deadline_ns);
     }
