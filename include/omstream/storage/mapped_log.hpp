@@ -452,7 +452,11 @@ class mapped_log {
                 changed = true;
             }
             follow(b.next);
-            extend();
+            // A group far behind with half a part's worth pending reads on
+            // only when its emitter asks for more (below): a poll then costs
+            // what its window needs, not a part's reading.
+            if (!local_->front_short || local_->front_pos - local_->pend_pos < read_budget / 2)
+                extend();
             const std::uint64_t next_seen = b.next;
             b.next = local_->pend_seq;  // steps over padding at the front
             std::uint64_t budget = read_budget;
