@@ -115,6 +115,14 @@ inline void check_fillable(const picked& p, std::size_t pending, std::uint64_t c
         refuse_unfillable(pending + p.more, capacity, stream);
 }
 
+// Whether a decision over a view that shows only part of what is pending
+// (a group far behind sees its backlog in parts) might differ with the rest:
+// an emitter that waits for more, or takes the whole view, is asked again
+// with more. One that takes fewer records saw where its window ends.
+inline bool might_need_more(const picked& p, std::size_t shown) noexcept {
+    return p.what == action::wait || p.count == shown;
+}
+
 template <class StateChanged>
 void check_picked(const picked& p, std::size_t pending, StateChanged&& state_changed) {
     if (p.count > pending) [[unlikely]]

@@ -360,11 +360,10 @@ class memory_log {
             const picked p = pick(view, std::span<std::byte, 64>(state));
             // A group far behind sees its backlog in parts, so that a poll
             // costs what its window needs, not what the backlog holds (and
-            // the first look at a long backlog reads only the part). An
-            // emitter that waits for more, or takes the whole view, might
-            // decide otherwise with the rest: it is asked again with twice
-            // as many records (its scans add up to about twice the last).
-            if ((p.what == action::wait || p.count == pending) &&
+            // the first look at a long backlog reads only the part). Asked
+            // again, it sees twice as many records (its scans add up to
+            // about twice the last).
+            if (detail::might_need_more(p, pending) &&
                 (pending < scan_.seq - g->next.seq || !scanned_all)) {
                 limit *= 2;
                 if (!scanned_all) {

@@ -466,12 +466,11 @@ class mapped_log {
                 auto state = b.state;
                 const detail::picked p = pick(view, std::span<std::byte, 64>(state));
                 // The view stops short of what is published (a group far
-                // behind), or at a damaged frame: an emitter that waits for
-                // more, or takes all of it, might decide otherwise with the
-                // rest. So it is asked again with more (reading twice as much
-                // more each time: its scans of the view add up to about twice
-                // the last), or, at a damaged frame, the poll throws.
-                const bool needs_more = p.what == action::wait || p.count == pending;
+                // behind), or at a damaged frame. Asked again, the emitter
+                // sees more (reading twice as much more each time: its scans
+                // of the view add up to about twice the last); at a damaged
+                // frame, the poll throws.
+                const bool needs_more = detail::might_need_more(p, pending);
                 if (local_->front_bad != nullptr && needs_more)
                     throw corrupt_at(local_->front_pos, local_->front_bad);
                 if (local_->front_short && needs_more) {
